@@ -1,0 +1,239 @@
+/* snapshot.h — failure-atomic msync for memory-mapped files: the public contract of libsnapshot.
+ *
+ * A *region* is a DRAM working copy of a file (the *data file*), placed inside one reserved virtual
+ * range of the process (the *arena*). The program reads and writes the region with ordinary loads
+ * and stores; every store must be *tracked* (by the clang plugin, by snap_track(), or by the Java
+ * accessors), which marks the 64-byte lines it touched. snap_msync() makes the tracked lines durable
+ * atomically: after a crash at any instant, reopening the region yields exactly the state of the last
+ * snap_msync() that returned 0 — or of the one in flight, if its log record had committed — never a
+ * mix of two, never a torn line. Stores not followed by a successful snap_msync() are discarded by a
+ * crash and by snap_close().
+ *
+ * Files. The data file holds the user's bytes and nothing else (existing mmap formats keep working).
+ * Beside it, "<path>.snaplog" (the *sidecar log*) holds redo records; it is created with the data
+ * file's permissions, opened with O_NOFOLLOW and never followed through a symlink. The data file is
+ * flock()ed for as long as the region is open, so a second opener, in this or another process, gets
+ * SNAP_E_LOCKED instead of a corrupted region.
+ *
+ * Errors. Every call that can fail returns 0 or a negative code: one of the SNAP_E_* codes below, or
+ * -errno for an operating-system error (e.g. -ENOENT, -EACCES, -ENOSPC). snap_strerror() names both.
+ * Nothing in the library aborts the process on bad input.
+ *
+ * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
+ * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
+ * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
+ * pages), so the only way forward is snap_close() and reopening, which recovers from the log.
+ *
+ * Thread-safety, in one place:
+ *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
+ *     concurrently with each other and with snap_msync();
+ *   - snap_msync() may be called by several threads at once (group commit, see below);
+ *   - snap_grow() may run concurrently with snap_msync() and with stores below the old size;
+ *   - snap_close() must not run concurrently with any other call on the same region, nor with stores
+ *     into it; after it returns the region's memory is gone (a store faults) and every call on the
+ *     handle returns SNAP_E_CLOSED.
+ *   - different regions are independent.
+ */
+#ifndef SNAPSHOT_H
+#define SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SNAP_VERSION_MAJOR 0
+#define SNAP_VERSION_MINOR 1
+
+/* ---- Error codes ----------------------------------------------------------------------------------
+ * One contiguous block, well below any -errno value. snap_strerror(code) returns a message for every
+ * one of them and for -errno values. */
+enum snap_error {
+    SNAP_OK = 0,
+    SNAP_E_FIRST = -30100,
+    SNAP_E_INVAL = SNAP_E_FIRST, /* bad argument: NULL pointer, zero size, unknown flag */
+    SNAP_E_CLOSED,               /* the region was closed: use after close */
+    SNAP_E_LOCKED,               /* another handle (this or another process) has the file open */
+    SNAP_E_CORRUPT,              /* the log is damaged beyond a torn tail: a committed record or both
+                                    log headers fail their checksum. Nothing was changed; inspect with
+                                    `snapshot verify` before deciding what to do */
+    SNAP_E_BADMAGIC,             /* the sidecar is not a Snapshot log */
+    SNAP_E_VERSION,              /* the log was written by an incompatible version of the format */
+    SNAP_E_SIZE,                 /* the size asked for differs from the region's committed size */
+    SNAP_E_TRUNCATED,            /* the data file is shorter than its committed size: it was truncated
+                                    outside Snapshot; committed bytes are missing */
+    SNAP_E_RANGE,                /* address or offset outside the region */
+    SNAP_E_SYMLINK,              /* the sidecar log is a symbolic link; refusing to follow it */
+    SNAP_E_PANIC,                /* an earlier media write or flush failed; the region refuses commits
+                                    (close and reopen to recover) */
+    SNAP_E_NOSPACE,              /* the arena or the region's reservation has no room (see max_size
+                                    and SNAPSHOT_ARENA_SIZE) */
+    SNAP_E_UNSUPPORTED,          /* the back end asked for cannot be used here (e.g. SNAP_BACKEND_PMEM
+                                    on a file that is not persistent memory) */
+    SNAP_E_VERIFY,               /* verification mode (SNAPSHOT_VERIFY=1) found a DRAM line that
+                                    differs from the media after a commit: an untracked store */
+    SNAP_E_NOTFILE,              /* the data file is not a regular file */
+    SNAP_E_LAST = SNAP_E_NOTFILE
+};
+
+/* Message for any code this library returns (SNAP_E_*, -errno, 0). Never NULL; thread-safe. */
+const char *snap_strerror(int err);
+
+/* ---- Opening ------------------------------------------------------------------------------------ */
+
+/* Where the data lives, and so how it is made durable. */
+enum snap_backend {
+    SNAP_BACKEND_AUTO = 0, /* PMEM if libpmem says the mapped file is persistent memory, else FILE */
+    SNAP_BACKEND_FILE,     /* ordinary file: pwrite to the log, fdatasync as the barrier */
+    SNAP_BACKEND_PMEM,     /* byte-addressable media through libpmem: non-temporal copies, drain.
+                              Emulated PM: a file on /dev/shm with PMEM_IS_PMEM_FORCE=1 */
+    SNAP_BACKEND_SIM       /* power-loss simulator, for tests (see native/src/backend/sim.h) */
+};
+
+/* Flags for snap_options.flags. */
+#define SNAP_CREATE 0x1u        /* create the data file if it does not exist (needs size > 0) */
+#define SNAP_EXCL 0x2u          /* with SNAP_CREATE: fail with -EEXIST if the data file exists */
+#define SNAP_NO_CONCURRENT_WRITERS 0x4u
+/* Promise that no store into the region runs concurrently with snap_msync() (one writer thread, or
+ * writers that finish before the msync under a lock). snap_msync() then skips the process-wide memory
+ * barrier (membarrier(2)) it otherwise issues so that a store racing with it cannot be lost; see
+ * "Concurrent writers" at snap_msync(). Breaking the promise can lose racing stores. */
+
+typedef struct snap_options {
+    uint32_t flags;            /* SNAP_CREATE, SNAP_EXCL, SNAP_NO_CONCURRENT_WRITERS */
+    enum snap_backend backend; /* SNAP_BACKEND_AUTO if zero */
+    uint64_t size;             /* bytes. 0: take the committed size of an existing region. Non-zero:
+                                  must equal it (else SNAP_E_SIZE), or sets the size of a new or empty
+                                  data file */
+    uint64_t max_size;         /* how far snap_grow() may go without moving the region. 0: size
+                                  rounded up to 1 GiB. Only virtual address space is reserved */
+    uint64_t log_capacity;     /* bytes of log between checkpoints; 0: 64 MiB. The log grows past it
+                                  when a single commit needs more */
+    mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
+                                  data file's permissions */
+    void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
+} snap_options;
+
+typedef struct snap_region snap_region;
+
+/* Open (or create) the region backed by the data file `path`, run recovery if the sidecar log holds
+ * committed records that were not yet applied, and map the DRAM copy into the arena.
+ * `opts` may be NULL (defaults: existing file, size from the file, AUTO back end).
+ * A data file without a sidecar is adopted as it is: its current bytes are the committed state.
+ * On success *out is a new handle; on failure *out is NULL and nothing committed has been changed.
+ * Errors: SNAP_E_INVAL, SNAP_E_LOCKED, SNAP_E_CORRUPT, SNAP_E_BADMAGIC, SNAP_E_VERSION, SNAP_E_SIZE,
+ *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE, -errno
+ *   (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES, -ENOSPC, -EIO ...).
+ * Thread-safe (opening different files from different threads). */
+int snap_open(const char *path, const snap_options *opts, snap_region **out);
+
+/* Run recovery on a region's files and close them again, without mapping anything: what snap_open()
+ * does first. Used by `snapshot recover`. Same errors as snap_open(). */
+int snap_recover(const char *path, const snap_options *opts);
+
+/* Close the region: release the DRAM copy, the mappings, the lock and the files. Stores since the
+ * last successful snap_msync() are discarded. Committed records not yet applied to the data file are
+ * applied and flushed first (a failure there loses nothing: the next open replays them).
+ * Returns 0, the error of that final flush, or SNAP_E_CLOSED if already closed. The handle's memory
+ * stays valid, in the closed state, so later calls get SNAP_E_CLOSED rather than undefined behaviour
+ * (the library keeps the last 1024 closed handles; older ones are freed).
+ * Not thread-safe with respect to other calls on the same region. */
+int snap_close(snap_region *r);
+
+/* First byte of the DRAM copy (inside the arena), or NULL if r is NULL or closed. Stable for the
+ * region's lifetime, also across snap_grow(). Thread-safe. */
+void *snap_base(const snap_region *r);
+
+/* Current size in bytes (grows with snap_grow()), or 0 if r is NULL or closed. Thread-safe. */
+uint64_t snap_size(const snap_region *r);
+
+/* ---- Tracking ----------------------------------------------------------------------------------- */
+
+/* Mark [addr, addr+len) as modified, for stores the plugin cannot see (inline assembly, libraries
+ * built without the plugin, read(2) into the region). Call it *after* the store.
+ * Errors: SNAP_E_RANGE if the range is not inside the region (nothing is marked), SNAP_E_CLOSED,
+ * SNAP_E_INVAL (r NULL). len 0 succeeds. Thread-safe, lock-free. */
+int snap_track(snap_region *r, const void *addr, size_t len);
+
+/* Same, by offset from snap_base(). Errors as snap_track(). Thread-safe, lock-free. */
+int snap_track_offset(snap_region *r, uint64_t offset, size_t len);
+
+/* The store hook used by the clang plugin and usable by hand: mark [addr, addr+len) in whatever region
+ * contains addr; does nothing if addr is outside the arena. Its fast path is inline, in
+ * snapshot_hook.h (included below): a store outside the arena costs one compare; a store to an
+ * already-marked line a load and a test. Never fails; bytes past the end of a region are ignored. */
+void snap_track_slow(const void *addr, size_t len);
+
+/* ---- Committing --------------------------------------------------------------------------------- */
+
+/* Make every tracked store durable, atomically.
+ * On return 0, the region's state as of the call is durable: a crash from now on recovers it (or a
+ * later committed state). On a crash *during* the call, recovery yields either the previous committed
+ * state or this one, never a mix.
+ * How: the dirty lines are gathered into one redo record, appended to the sidecar log, and made
+ * durable with one barrier (pmem_drain or fdatasync) — the commit point; the record is then applied
+ * to the data file, whose flush is deferred to the next checkpoint. See native/src/commit.c.
+ *
+ * Concurrent writers. Which stores an msync commits:
+ *   - every store that happens-before the call (same thread, or ordered by a lock, a join, an atomic
+ *     release/acquire pair) is committed by it;
+ *   - a store racing with the call (another thread, no ordering) is committed by this msync or by the
+ *     next one: the line is either copied after the store became visible, or marked again after this
+ *     msync cleared it. Nothing is lost. Racing stores to the *same line* as the copy may be committed
+ *     in part by this msync and completely by the next.
+ *   This holds because, between clearing the dirty bits and copying the lines, msync issues
+ *   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): the store hook tests an already-set bit with a
+ *   plain load, which the CPU may order before the preceding store; the barrier closes that window.
+ *   SNAP_NO_CONCURRENT_WRITERS skips it.
+ *
+ * Group commit. Several threads may call snap_msync() at once. One of them (the leader) gathers the
+ * lines of all of them and issues one barrier; each caller returns only when a commit that started
+ * after its call began is durable, so its own stores are durable when it returns.
+ *
+ * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
+ *   which the region is in the panic state (sticky); SNAP_E_VERIFY in verification mode (the commit
+ *   itself succeeded). Thread-safe. */
+int snap_msync(snap_region *r);
+
+/* Grow the region to new_size bytes (> current size, <= max_size given at open). The data file is
+ * extended now; the new bytes read as zero; the new size commits atomically with the next
+ * snap_msync() — a crash before that recovers the old size. snap_base() does not move.
+ * Errors: SNAP_E_INVAL (new_size smaller than the size), SNAP_E_NOSPACE (beyond max_size),
+ * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file).
+ * Thread-safe with snap_msync() and with stores below the old size. */
+int snap_grow(snap_region *r, uint64_t new_size);
+
+/* ---- Observing ---------------------------------------------------------------------------------- */
+
+typedef struct snap_stats {
+    uint64_t size;              /* current size in bytes */
+    uint64_t epoch;             /* epoch of the last committed record (0: none yet) */
+    uint64_t msyncs;            /* snap_msync() calls that returned 0 */
+    uint64_t commits;           /* records committed (<= msyncs: group commit, empty msyncs) */
+    uint64_t lines_committed;   /* 64-byte lines written to the log */
+    uint64_t bytes_committed;   /* payload bytes written to the log (lines_committed * 64 or less at
+                                   the end of the region) */
+    uint64_t log_bytes;         /* bytes written to the log, headers included */
+    uint64_t checkpoints;       /* times the log was emptied after flushing the data file */
+    uint64_t commit_ns;         /* wall time spent inside snap_msync(), in nanoseconds */
+    uint64_t recovered_records; /* records replayed when this handle was opened */
+    enum snap_backend backend;  /* the back end in use (AUTO resolved) */
+} snap_stats;
+
+/* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED. Thread-safe (figures read without a lock may be a
+ * few commits apart from each other). */
+int snap_stats_get(const snap_region *r, snap_stats *out);
+
+/* Name of a back end ("file", "pmem", "sim", "auto"). */
+const char *snap_backend_name(enum snap_backend b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "snapshot_hook.h"
+
+#endif /* SNAPSHOT_H */

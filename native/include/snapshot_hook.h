@@ -1,0 +1,62 @@
+/* snapshot_hook.h — the store hook's inline fast path, called after every store the plugin instruments.
+ *
+ * All regions live in one reserved virtual range, the arena [snap_arena_lo, snap_arena_lo +
+ * snap_arena_len). The arena is cut into 1 GiB slots; a region occupies consecutive slots, each of
+ * which points at the region's base, size and level-0 dirty bitmap (one bit per 64-byte line). So:
+ *   - a store outside the arena costs one subtraction and one compare (snap_arena_len is 0 until the
+ *     first region is opened, so nothing is ever taken before that);
+ *   - a store inside one line that is already marked costs two loads and a test;
+ *   - anything else (first store to a line, a store spanning lines) calls snap_track_slow(), which
+ *     marks the bitmap and its summary levels with atomic ORs.
+ * The hook runs after the store ("mark after the store"), so that a concurrent snap_msync() that
+ * clears the bit before copying either sees the new bytes or sees the bit set again.
+ * Include <snapshot.h> rather than this file.
+ */
+#ifndef SNAPSHOT_HOOK_H
+#define SNAPSHOT_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SNAP_LINE_SHIFT 6  /* 64-byte lines */
+#define SNAP_SLOT_SHIFT 30 /* 1 GiB arena slots */
+
+/* One entry per arena slot. Written only while the region is opened, grown or closed. */
+struct snap_arena_slot {
+    uintptr_t base;  /* first byte of the region that owns this slot (0: free slot) */
+    uint64_t size;   /* that region's current size in bytes */
+    uint64_t *dirty; /* that region's level-0 dirty bitmap (NULL: free slot) */
+};
+
+extern uintptr_t snap_arena_lo;                /* first byte of the arena */
+extern uintptr_t snap_arena_len;               /* its length; 0 until the first snap_open() */
+extern struct snap_arena_slot *snap_arena_slots; /* snap_arena_len >> SNAP_SLOT_SHIFT entries */
+
+void snap_track_slow(const void *addr, size_t len); /* see snapshot.h */
+
+/* Mark the bytes [addr, addr+len) just stored, if they are inside a region. Thread-safe. */
+static inline void snap_hook_store(const void *addr, size_t len)
+{
+    uintptr_t rel = (uintptr_t)addr - snap_arena_lo;
+    if (__builtin_expect(rel >= snap_arena_len, 1))
+        return;
+    const struct snap_arena_slot *s = &snap_arena_slots[rel >> SNAP_SLOT_SHIFT];
+    uint64_t *dirty = __atomic_load_n(&s->dirty, __ATOMIC_RELAXED);
+    uint64_t off = (uintptr_t)addr - __atomic_load_n(&s->base, __ATOMIC_RELAXED);
+    if (dirty && (off & 63) + len <= 64 && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
+        uint64_t line = off >> SNAP_LINE_SHIFT;
+        if (__atomic_load_n(&dirty[line >> 6], __ATOMIC_RELAXED) & (1ull << (line & 63)))
+            return;
+    }
+    snap_track_slow(addr, len);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNAPSHOT_HOOK_H */

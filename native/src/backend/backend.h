@@ -1,0 +1,111 @@
+/* backend.h — the one small interface behind which every persistence primitive sits.
+ *
+ * A back end owns two media files, the data file and the sidecar log, and offers on each: size,
+ * resize, read, write (volatile until the next barrier), barrier (everything written to that file is
+ * durable), and filling the DRAM copy. The commit protocol (commit.c) and recovery (recovery.c) are
+ * written only against these calls, so the same protocol runs on persistent memory, on ordinary
+ * files and in the power-loss simulator.
+ *
+ * Contract of every back end:
+ *   - write(f, off, buf, len) with off + len <= size(f); bytes may reach the media in any order, in
+ *     any subset of 64-byte lines, until barrier(f) returns 0;
+ *   - barrier(f) returning 0 means all writes and resizes of f before it are durable. A back end may
+ *     make more durable than asked (pmem_drain is global); the protocol never relies on less;
+ *   - resize(f, n) changes the file's size; new bytes read as zero; durable at the next barrier(f);
+ *   - every call returns 0 or a negative code (-errno, SNAP_E_*); none aborts.
+ */
+#ifndef SNAPSHOT_BACKEND_H
+#define SNAPSHOT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+enum snap_media_file { SNAP_DATA = 0, SNAP_LOG = 1 };
+
+struct snap_backend;
+
+struct snap_backend_ops {
+    int (*size)(struct snap_backend *b, int f, uint64_t *out);
+    int (*resize)(struct snap_backend *b, int f, uint64_t new_size);
+    int (*read)(struct snap_backend *b, int f, uint64_t off, void *buf, size_t len);
+    int (*write)(struct snap_backend *b, int f, uint64_t off, const void *buf, size_t len);
+    int (*barrier)(struct snap_backend *b, int f);
+    /* Fill the DRAM copy: make [addr, addr+len) (page-aligned, inside the reserved arena) hold the
+     * data file's bytes [off, off+len) as private, writable memory. May map lazily (MAP_PRIVATE). */
+    int (*map_private)(struct snap_backend *b, void *addr, uint64_t off, size_t len);
+    void (*close)(struct snap_backend *b);
+};
+
+struct snap_backend {
+    const struct snap_backend_ops *ops;
+    enum snap_backend kind;
+    /* Fault injection for tests: the fail_after-th later call of kind fail_op returns fail_err
+     * (and every one after it, so a failed flush stays failed). 0 = off. */
+    int fail_op;       /* one of SNAP_FAULT_* */
+    int fail_err;
+    uint64_t fail_after;
+};
+
+enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE };
+
+/* Arm fault injection on b (tests only). */
+void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, int err);
+
+int snap_backend_fault_check(struct snap_backend *b, int op);
+
+static inline int snap_be_size(struct snap_backend *b, int f, uint64_t *out)
+{
+    return b->ops->size(b, f, out);
+}
+static inline int snap_be_resize(struct snap_backend *b, int f, uint64_t n)
+{
+    int e = snap_backend_fault_check(b, SNAP_FAULT_RESIZE);
+    return e ? e : b->ops->resize(b, f, n);
+}
+static inline int snap_be_read(struct snap_backend *b, int f, uint64_t off, void *buf, size_t len)
+{
+    return b->ops->read(b, f, off, buf, len);
+}
+static inline int snap_be_write(struct snap_backend *b, int f, uint64_t off, const void *buf,
+                                size_t len)
+{
+    int e = snap_backend_fault_check(b, SNAP_FAULT_WRITE);
+    return e ? e : b->ops->write(b, f, off, buf, len);
+}
+static inline int snap_be_barrier(struct snap_backend *b, int f)
+{
+    int e = snap_backend_fault_check(b, SNAP_FAULT_BARRIER);
+    return e ? e : b->ops->barrier(b, f);
+}
+static inline int snap_be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+{
+    return b->ops->map_private(b, addr, off, len);
+}
+static inline void snap_be_close(struct snap_backend *b)
+{
+    if (b)
+        b->ops->close(b);
+}
+
+/* Constructors. On success they own nothing the caller passed except as stated. */
+
+/* Ordinary files: log written with pwrite, data applied through a shared mapping, fdatasync as the
+ * barrier. Takes ownership of both fds (closes them in close()). */
+int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
+
+/* Persistent memory through libpmem: both files mapped with pmem_map_file(), writes are
+ * pmem_memcpy_nodrain(), the barrier pmem_drain(). Fails with SNAP_E_UNSUPPORTED if libpmem does not
+ * report the mapping as persistent memory and `require_pmem` is set. Takes ownership of the fds. */
+int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct snap_backend **out);
+
+/* libpmem's view of the data file: 1 if persistent memory (or PMEM_IS_PMEM_FORCE=1), 0 if not. */
+int snap_backend_pmem_detect(int data_fd);
+
+/* Power-loss simulator (sim.h): the files named `path` and `path`.snaplog inside `sim`. */
+struct snap_sim;
+int snap_backend_sim_open(struct snap_sim *sim, const char *path, int create,
+                          struct snap_backend **out);
+
+#endif /* SNAPSHOT_BACKEND_H */
