@@ -85,7 +85,7 @@ const char *snap_strerror(int err);
 /* ---- Opening ------------------------------------------------------------------------------------ */
 
 /* Where the data lives, and so how it is made durable. */
-enum snap_backend {
+enum snap_backend_kind {
     SNAP_BACKEND_AUTO = 0, /* PMEM if libpmem says the mapped file is persistent memory, else FILE */
     SNAP_BACKEND_FILE,     /* ordinary file: pwrite to the log, fdatasync as the barrier */
     SNAP_BACKEND_PMEM,     /* byte-addressable media through libpmem: non-temporal copies, drain.
@@ -104,7 +104,7 @@ enum snap_backend {
 
 typedef struct snap_options {
     uint32_t flags;            /* SNAP_CREATE, SNAP_EXCL, SNAP_NO_CONCURRENT_WRITERS */
-    enum snap_backend backend; /* SNAP_BACKEND_AUTO if zero */
+    enum snap_backend_kind backend; /* SNAP_BACKEND_AUTO if zero */
     uint64_t size;             /* bytes. 0: take the committed size of an existing region. Non-zero:
                                   must equal it (else SNAP_E_SIZE), or sets the size of a new or empty
                                   data file */
@@ -220,7 +220,7 @@ typedef struct snap_stats {
     uint64_t checkpoints;       /* times the log was emptied after flushing the data file */
     uint64_t commit_ns;         /* wall time spent inside snap_msync(), in nanoseconds */
     uint64_t recovered_records; /* records replayed when this handle was opened */
-    enum snap_backend backend;  /* the back end in use (AUTO resolved) */
+    enum snap_backend_kind backend;  /* the back end in use (AUTO resolved) */
 } snap_stats;
 
 /* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED. Thread-safe (figures read without a lock may be a
@@ -228,7 +228,7 @@ typedef struct snap_stats {
 int snap_stats_get(const snap_region *r, snap_stats *out);
 
 /* Name of a back end ("file", "pmem", "sim", "auto"). */
-const char *snap_backend_name(enum snap_backend b);
+const char *snap_backend_name(enum snap_backend_kind b);
 
 #ifdef __cplusplus
 }

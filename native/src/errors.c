@@ -38,7 +38,7 @@ const char *snap_strerror(int err)
     return "unknown error";
 }
 
-const char *snap_backend_name(enum snap_backend b)
+const char *snap_backend_name(enum snap_backend_kind b)
 {
     switch (b) {
     case SNAP_BACKEND_AUTO: return "auto";

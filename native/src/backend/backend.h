@@ -40,7 +40,7 @@ struct snap_backend_ops {
 
 struct snap_backend {
     const struct snap_backend_ops *ops;
-    enum snap_backend kind;
+    enum snap_backend_kind kind;
     /* Fault injection for tests: the fail_after-th later call of kind fail_op returns fail_err
      * (and every one after it, so a failed flush stays failed). 0 = off. */
     int fail_op;       /* one of SNAP_FAULT_* */

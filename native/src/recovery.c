@@ -1,0 +1,133 @@
+/* recovery.c — bring a data file to its last committed state from the sidecar log (see commit.c for
+ * the protocol and the invariants cited here). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "region.h"
+
+struct replay {
+    struct snap_backend *be;
+    uint64_t size; /* data file size as replay goes */
+};
+
+static int replay_record(void *arg, const struct snap_rec_header *h)
+{
+    struct replay *rp = arg;
+    int rc;
+    if (h->data_size > rp->size) {
+        rc = snap_be_resize(rp->be, SNAP_DATA, h->data_size);
+        if (rc)
+            return rc;
+        rp->size = h->data_size;
+    }
+    const struct snap_rec_run *runs = snap_rec_runs(h);
+    const uint8_t *data = snap_rec_data(h);
+    for (uint64_t i = 0; i < h->nruns; i++) {
+        rc = snap_be_write(rp->be, SNAP_DATA, runs[i].off, data, runs[i].len);
+        if (rc)
+            return rc;
+        data += runs[i].len;
+    }
+    return 0;
+}
+
+static uint64_t random_log_id(void)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, 0) != sizeof id) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        id = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
+    }
+    return id ? id : 1;
+}
+
+/* A fresh log for a data file whose current bytes are its committed state. */
+static int create_log(struct snap_backend *be, uint64_t data_size, uint64_t capacity,
+                      struct snap_log_header *lh)
+{
+    *lh = (struct snap_log_header){
+        .seq = 2, /* slot 0; slot 1 stays zero until the first checkpoint */
+        .log_id = random_log_id(),
+        .base_epoch = 1,
+        .data_size = data_size,
+        .area_size = capacity,
+    };
+    /* The header commits data_size, so the data file's size must be durable first (a new file was
+     * just extended). Then size the log, header last: a crash before that leaves all-zero slots,
+     * which the next open treats as "no log yet", never as a log with committed records. */
+    int rc = snap_be_barrier(be, SNAP_DATA);
+    if (!rc)
+        rc = snap_be_resize(be, SNAP_LOG, SNAP_LOG_AREA_OFF + capacity);
+    if (!rc)
+        rc = snap_log_header_write(be, lh);
+    if (!rc)
+        rc = snap_be_barrier(be, SNAP_LOG);
+    return rc;
+}
+
+int snap_recovery_run(struct snap_backend *be, uint64_t log_capacity, struct snap_recovery *out)
+{
+    uint64_t dsize;
+    struct snap_log_header lh;
+    int rc = snap_be_size(be, SNAP_DATA, &dsize);
+    if (rc)
+        return rc;
+    rc = snap_log_header_read(be, &lh);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        rc = create_log(be, dsize, log_capacity, &lh);
+        if (rc)
+            return rc;
+        *out = (struct snap_recovery){.log = lh, .size = dsize};
+        return 0;
+    }
+    /* The data file never shrinks below a size the header committed (invariant 7): if it did,
+     * someone truncated it and bytes the log no longer holds are gone. Change nothing. */
+    if (dsize < lh.data_size)
+        return SNAP_E_TRUNCATED;
+
+    /* Validate the whole chain before changing anything, so a corrupt log is reported, not half
+     * applied. */
+    struct snap_log_chain chain;
+    rc = snap_log_walk(be, &lh, NULL, NULL, &chain);
+    if (rc)
+        return rc;
+
+    struct replay rp = {.be = be, .size = dsize};
+    if (chain.records) {
+        rc = snap_log_walk(be, &lh, replay_record, &rp, NULL); /* idempotent: invariant 5 */
+        if (rc)
+            return rc;
+    }
+    int changed = chain.records > 0;
+    if (rp.size != chain.data_size) { /* growth that never committed */
+        rc = snap_be_resize(be, SNAP_DATA, chain.data_size);
+        if (rc)
+            return rc;
+        changed = 1;
+    }
+    if (changed && (rc = snap_be_barrier(be, SNAP_DATA)) != 0)
+        return rc;
+    if (chain.records) {
+        /* Empty the log only once the replayed bytes are durable (invariant 3). A crash before
+         * this header is durable replays the same records again. */
+        lh.seq++;
+        lh.base_epoch = chain.last_epoch + 1;
+        lh.data_size = chain.data_size;
+        rc = snap_log_header_write(be, &lh);
+        if (!rc)
+            rc = snap_be_barrier(be, SNAP_LOG);
+        if (rc)
+            return rc;
+    }
+    *out = (struct snap_recovery){.log = lh, .size = chain.data_size, .replayed = chain.records};
+    return 0;
+}

@@ -1,0 +1,217 @@
+/* redo_log.c — encoding, validating and walking the sidecar log's records (format in redo_log.h). */
+#include "redo_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+
+_Static_assert(sizeof(struct snap_log_header) <= SNAP_LOG_SLOT_SIZE, "header fits its slot");
+_Static_assert(sizeof(struct snap_rec_header) == 72, "record header layout is part of the format");
+_Static_assert(sizeof(struct snap_rec_run) == 16, "run layout is part of the format");
+
+uint64_t snap_rec_size(uint64_t nruns, uint64_t payload)
+{
+    uint64_t raw = sizeof(struct snap_rec_header) + nruns * sizeof(struct snap_rec_run) + payload;
+    return (raw + SNAP_REC_ALIGN - 1) & ~(uint64_t)(SNAP_REC_ALIGN - 1);
+}
+
+static uint32_t rec_header_crc(const struct snap_rec_header *h)
+{
+    struct snap_rec_header copy = *h;
+    copy.header_crc = 0;
+    return snap_crc32c(0, &copy, sizeof copy);
+}
+
+void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size, uint64_t nruns,
+                   uint64_t payload)
+{
+    struct snap_rec_header *h = rec;
+    uint64_t body = nruns * sizeof(struct snap_rec_run) + payload;
+    uint64_t total = snap_rec_size(nruns, payload);
+    memset((uint8_t *)rec + sizeof *h + body, 0, total - sizeof *h - body);
+    *h = (struct snap_rec_header){
+        .magic = SNAP_REC_MAGIC,
+        .version = SNAP_LOG_VERSION,
+        .log_id = log_id,
+        .epoch = epoch,
+        .data_size = data_size,
+        .nruns = nruns,
+        .payload = payload,
+        .total = total,
+        .body_crc = snap_crc32c(0, h + 1, body),
+    };
+    h->header_crc = rec_header_crc(h);
+}
+
+enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,
+                                          const struct snap_log_header *lh, uint64_t epoch,
+                                          uint64_t area_off)
+{
+    if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_LOG_VERSION ||
+        h->header_crc != rec_header_crc(h) || h->log_id != lh->log_id || h->epoch != epoch)
+        return SNAP_REC_NOT_A_RECORD;
+    /* A header that checks but describes an impossible record was written by us and then damaged,
+     * or is a torn write whose CRC collided; either way the chain cannot continue through it. */
+    if (h->total < sizeof *h || h->total % SNAP_REC_ALIGN || h->total > lh->area_size - area_off ||
+        h->nruns > h->total / sizeof(struct snap_rec_run) || h->payload > h->total ||
+        snap_rec_size(h->nruns, h->payload) != h->total || h->data_size < lh->data_size)
+        return SNAP_REC_TORN_BODY;
+    return SNAP_REC_OK;
+}
+
+enum snap_rec_check snap_rec_check_body(const void *rec)
+{
+    const struct snap_rec_header *h = rec;
+    uint64_t body = h->nruns * sizeof(struct snap_rec_run) + h->payload;
+    if (snap_crc32c(0, h + 1, body) != h->body_crc)
+        return SNAP_REC_TORN_BODY;
+    const struct snap_rec_run *runs = snap_rec_runs(h);
+    uint64_t end = 0, sum = 0;
+    for (uint64_t i = 0; i < h->nruns; i++) {
+        if (runs[i].len == 0 || runs[i].off < end || runs[i].len > h->data_size ||
+            runs[i].off > h->data_size - runs[i].len)
+            return SNAP_REC_TORN_BODY;
+        end = runs[i].off + runs[i].len;
+        sum += runs[i].len;
+    }
+    return sum == h->payload ? SNAP_REC_OK : SNAP_REC_TORN_BODY;
+}
+
+void snap_log_header_seal(struct snap_log_header *h)
+{
+    h->magic = SNAP_LOG_MAGIC;
+    h->version = SNAP_LOG_VERSION;
+    h->header_size = sizeof *h;
+    h->reserved = 0;
+    h->crc = snap_crc32c(0, h, offsetof(struct snap_log_header, crc));
+}
+
+int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h)
+{
+    snap_log_header_seal(h);
+    return snap_be_write(b, SNAP_LOG, (h->seq & 1) * SNAP_LOG_SLOT_SIZE, h, sizeof *h);
+}
+
+static int slot_state(const struct snap_log_header *h, uint64_t log_size)
+{
+    if (h->magic != SNAP_LOG_MAGIC)
+        return SNAP_E_BADMAGIC;
+    if (h->version != SNAP_LOG_VERSION)
+        return SNAP_E_VERSION;
+    if (h->header_size != sizeof *h || h->crc != snap_crc32c(0, h, offsetof(struct snap_log_header, crc)))
+        return SNAP_E_CORRUPT;
+    if (h->area_size < SNAP_REC_ALIGN || h->area_size % SNAP_REC_ALIGN ||
+        h->area_size > log_size - SNAP_LOG_AREA_OFF || h->base_epoch == 0)
+        return SNAP_E_CORRUPT;
+    return 0;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
+{
+    uint64_t size;
+    int rc = snap_be_size(b, SNAP_LOG, &size);
+    if (rc)
+        return rc;
+    if (size < SNAP_LOG_AREA_OFF)
+        return size == 0 ? 1 : SNAP_E_CORRUPT;
+    struct snap_log_header slot[2];
+    int st[2];
+    for (int i = 0; i < 2; i++) {
+        rc = snap_be_read(b, SNAP_LOG, (uint64_t)i * SNAP_LOG_SLOT_SIZE, &slot[i], sizeof slot[i]);
+        if (rc)
+            return rc;
+        st[i] = slot_state(&slot[i], size);
+    }
+    if (st[0] && st[1]) {
+        if (all_zero(slot, sizeof slot))
+            return 1;
+        /* Report the most specific reason: a version mismatch beats damage beats foreign data. */
+        if (st[0] == SNAP_E_VERSION || st[1] == SNAP_E_VERSION)
+            return SNAP_E_VERSION;
+        if (st[0] == SNAP_E_CORRUPT || st[1] == SNAP_E_CORRUPT)
+            return SNAP_E_CORRUPT;
+        return SNAP_E_BADMAGIC;
+    }
+    int pick = st[0] ? 1 : st[1] ? 0 : (slot[1].seq > slot[0].seq);
+    /* A slot must sit where its seq says; otherwise it was copied around, not written by us. */
+    if ((slot[pick].seq & 1) != (uint64_t)pick)
+        return SNAP_E_CORRUPT;
+    *out = slot[pick];
+    return 0;
+}
+
+int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap_rec_visit_fn visit,
+                  void *arg, struct snap_log_chain *out)
+{
+    struct snap_log_chain c = {.first_epoch = lh->base_epoch, .data_size = lh->data_size};
+    size_t cap = 64 << 10;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    uint64_t off = 0, epoch = lh->base_epoch;
+    int rc = 0;
+    while (off + sizeof(struct snap_rec_header) <= lh->area_size) {
+        struct snap_rec_header h;
+        rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + off, &h, sizeof h);
+        if (rc)
+            break;
+        enum snap_rec_check st = snap_rec_check_header(&h, lh, epoch, off);
+        if (st == SNAP_REC_NOT_A_RECORD)
+            break;
+        if (st == SNAP_REC_OK) {
+            if (h.total > cap) {
+                uint8_t *nb = realloc(buf, h.total);
+                if (!nb) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                buf = nb, cap = h.total;
+            }
+            rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + off, buf, h.total);
+            if (rc)
+                break;
+            /* Re-check the header as read with the body: the two reads must agree. */
+            if (memcmp(buf, &h, sizeof h) == 0)
+                st = snap_rec_check_body(buf);
+            else
+                st = SNAP_REC_TORN_BODY;
+        }
+        if (st == SNAP_REC_TORN_BODY) {
+            /* Record k+1 is written only after record k's barrier (invariant 4 in commit.c), so a
+             * damaged record followed by its successor was committed once: that is corruption. */
+            struct snap_rec_header next;
+            uint64_t noff = off + h.total;
+            if (h.total >= sizeof h && h.total % SNAP_REC_ALIGN == 0 &&
+                noff + sizeof next <= lh->area_size &&
+                snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + noff, &next, sizeof next) == 0 &&
+                snap_rec_check_header(&next, lh, epoch + 1, noff) == SNAP_REC_OK)
+                rc = SNAP_E_CORRUPT;
+            c.torn_tail = 1;
+            break;
+        }
+        if (visit && (rc = visit(arg, (const struct snap_rec_header *)buf)) != 0)
+            break;
+        c.records++;
+        c.last_epoch = epoch;
+        c.data_size = h.data_size;
+        c.payload += h.payload;
+        off += h.total;
+        epoch++;
+    }
+    c.end_off = off;
+    free(buf);
+    if (out)
+        *out = c;
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* redo_log.h — the sidecar log's on-media format: header slots, redo records, and the chain walk.
+ *
+ * Layout of "<data file>.snaplog" (all integers little-endian, x86-64 native):
+ *
+ *   0      header slot 0   (struct snap_log_header, padded to 512 bytes)
+ *   512    header slot 1
+ *   4096   record area    (area_size bytes; records start at multiples of 64)
+ *
+ *   record = struct snap_rec_header   72 bytes
+ *            struct snap_rec_run[n]   16 bytes each: byte offset and length in the data file
+ *            data                     the runs' bytes, concatenated
+ *            zero padding             to a multiple of 64 bytes (total)
+ *
+ * A header slot is valid if its magic, version and CRC-32C check; the valid slot with the larger seq
+ * is current. A record is valid if its magic, version, log_id (equal to the current header's), and
+ * header CRC check, its epoch is the one expected at its place in the chain, its runs are sorted,
+ * disjoint and inside data_size, and the body CRC (runs and data) checks. The *chain* is the maximal
+ * sequence of valid records starting at area offset 0 with epoch base_epoch, each following the
+ * previous one at offset + total with epoch + 1. See commit.c for why this is the committed set.
+ */
+#ifndef SNAPSHOT_REDO_LOG_H
+#define SNAPSHOT_REDO_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+#define SNAP_LOG_MAGIC 0x31474f4c50414e53ull /* "SNAPLOG1" */
+#define SNAP_REC_MAGIC 0x3143455250414e53ull /* "SNAPREC1" */
+#define SNAP_LOG_VERSION 1u
+#define SNAP_LOG_SLOT_SIZE 512u
+#define SNAP_LOG_AREA_OFF 4096u
+#define SNAP_REC_ALIGN 64u
+#define SNAP_LOG_DEFAULT_CAPACITY (64ull << 20)
+#define SNAP_LOG_MIN_CAPACITY (64ull << 10)
+
+struct snap_log_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size; /* sizeof(struct snap_log_header) */
+    uint64_t seq;         /* slot written last wins; slot index = seq & 1 */
+    uint64_t log_id;      /* random, fixed for the log's life; records carry it */
+    uint64_t base_epoch;  /* epoch of the record at area offset 0 */
+    uint64_t data_size;   /* committed size of the data file when this header was written */
+    uint64_t area_size;   /* bytes in the record area */
+    uint32_t crc;         /* CRC-32C of the bytes above */
+    uint32_t reserved;
+};
+
+struct snap_rec_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_crc; /* CRC-32C of this header with header_crc = 0 */
+    uint64_t log_id;
+    uint64_t epoch;
+    uint64_t data_size; /* size of the data file once this record is applied */
+    uint64_t nruns;
+    uint64_t payload; /* bytes of data */
+    uint64_t total;   /* bytes of the record in the log, padding included */
+    uint32_t body_crc; /* CRC-32C of the runs and the data */
+    uint32_t reserved;
+};
+
+struct snap_rec_run {
+    uint64_t off;
+    uint64_t len;
+};
+
+/* Bytes a record with nruns runs and payload data bytes takes in the log. */
+uint64_t snap_rec_size(uint64_t nruns, uint64_t payload);
+
+/* Fill the header of a record whose runs and data are already in place after it in `rec`, pad it,
+ * and compute both CRCs. */
+void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size, uint64_t nruns,
+                   uint64_t payload);
+
+/* Validation results, from most to least benign. */
+enum snap_rec_check {
+    SNAP_REC_OK = 0,
+    SNAP_REC_NOT_A_RECORD, /* bad magic, version, header CRC, log_id or epoch: chain ends here */
+    SNAP_REC_TORN_BODY,    /* header valid, body CRC or run table wrong: torn if it is the last */
+};
+
+/* Check a record header read from area offset `area_off` against what the chain expects. */
+enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,
+                                          const struct snap_log_header *lh, uint64_t epoch,
+                                          uint64_t area_off);
+
+/* Check the body of a record whose header passed (rec points at the whole record, h->total bytes). */
+enum snap_rec_check snap_rec_check_body(const void *rec);
+
+/* Header slots. read picks the current slot; errors: SNAP_E_BADMAGIC (no slot has the magic),
+ * SNAP_E_VERSION, SNAP_E_CORRUPT (magic present but no slot checks, or the log is shorter than its
+ * header says), -errno. Returns 1 instead of 0 if both slots are all zero (a log whose creation was
+ * cut short: nothing can have committed in it). */
+int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out);
+void snap_log_header_seal(struct snap_log_header *h);
+/* Write h (sealed here) into slot h->seq & 1. Not durable until barrier(SNAP_LOG). */
+int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h);
+
+/* What walking the chain found. */
+struct snap_log_chain {
+    uint64_t records;    /* valid records in the chain */
+    uint64_t first_epoch;
+    uint64_t last_epoch; /* 0 if records == 0 */
+    uint64_t end_off;    /* area offset just past the last valid record */
+    uint64_t data_size;  /* committed data size: last record's, or the header's if none */
+    uint64_t payload;    /* data bytes in all records */
+    int torn_tail;       /* a record with a valid header but a bad body ends the chain */
+};
+
+/* Called for every valid record, in chain order; rec is the whole record. Non-zero stops the walk
+ * and is returned by snap_log_walk(). */
+typedef int (*snap_rec_visit_fn)(void *arg, const struct snap_rec_header *rec);
+
+/* Walk the chain of the log described by lh. Errors: SNAP_E_CORRUPT (a record with a valid header
+ * and bad body is followed by a valid record with the next epoch: a committed record was damaged),
+ * -ENOMEM, -errno from reads. visit may be NULL. */
+int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap_rec_visit_fn visit,
+                  void *arg, struct snap_log_chain *out);
+
+/* Runs and data of a valid record. */
+static inline const struct snap_rec_run *snap_rec_runs(const struct snap_rec_header *h)
+{
+    return (const struct snap_rec_run *)(h + 1);
+}
+static inline const uint8_t *snap_rec_data(const struct snap_rec_header *h)
+{
+    return (const uint8_t *)(snap_rec_runs(h) + h->nruns);
+}
+
+#endif /* SNAPSHOT_REDO_LOG_H */

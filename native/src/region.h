@@ -1,0 +1,87 @@
+/* region.h — the region handle, shared by region.c (lifecycle), commit.c, recovery.c and verify.c. */
+#ifndef SNAPSHOT_REGION_H
+#define SNAPSHOT_REGION_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "dirty_map.h"
+#include "redo_log.h"
+#include "snapshot.h"
+
+#define SNAP_REGION_MAGIC 0x6e6f696765527053ull /* "SpRegion" */
+
+/* The region's states (see the diagram in commit.c). */
+enum snap_region_state { SNAP_STATE_OPEN = 0, SNAP_STATE_PANIC, SNAP_STATE_CLOSED };
+
+struct snap_region {
+    uint64_t magic;
+    int state;      /* enum snap_region_state; read without the lock with __atomic_load_n */
+    int panic_err;  /* the failure that caused SNAP_STATE_PANIC */
+    uint32_t flags; /* snap_options.flags */
+    int verify;     /* SNAPSHOT_VERIFY=1: compare DRAM with the media after every commit */
+
+    struct snap_backend *be;
+    int lock_fd; /* data file descriptor holding the flock; -1 for the simulator */
+
+    uintptr_t base;   /* DRAM copy, inside the arena */
+    uint64_t reserve; /* arena bytes reserved (max_size rounded to slots) */
+    uint64_t size;    /* current size; atomic; changed only by snap_grow() under mu */
+    uint64_t mapped;  /* bytes of the DRAM copy mapped (size rounded up to pages) */
+    struct snap_dirty_map dirty;
+
+    /* Commit state, protected by mu (group commit, see commit.c). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t requested;   /* msync calls registered */
+    uint64_t covered;     /* calls whose stores a finished commit has made durable */
+    int leader_active;    /* a commit is in progress outside the lock */
+    struct snap_log_header log; /* current log header */
+    uint64_t log_off;           /* area offset where the next record goes */
+    uint64_t next_epoch;
+    uint64_t committed_size;    /* data size in the last committed record (or the header) */
+
+    /* Leader-only scratch, reused across commits. */
+    uint8_t *stage;
+    size_t stage_cap;
+    struct snap_line_run *runs;
+    size_t runs_cap;
+
+    /* Statistics (atomics). */
+    uint64_t st_msyncs, st_commits, st_lines, st_bytes, st_log_bytes, st_checkpoints, st_commit_ns;
+    uint64_t st_recovered;
+};
+
+/* Validate a handle for a call: SNAP_E_INVAL if NULL or not a region, SNAP_E_CLOSED if closed. */
+int snap_region_check(const struct snap_region *r);
+
+/* commit.c */
+int snap_commit_init(struct snap_region *r);
+void snap_commit_destroy(struct snap_region *r);
+/* Flush the data file and empty the log (header with base_epoch = next_epoch). Lock held or no
+ * concurrency. */
+int snap_checkpoint(struct snap_region *r);
+/* Debug builds: assert the invariants of commit.c that can be checked from the handle. */
+void snap_assert_region_state(const struct snap_region *r);
+
+/* recovery.c */
+struct snap_recovery {
+    struct snap_log_header log; /* header after recovery */
+    uint64_t size;              /* committed data size */
+    uint64_t replayed;          /* records applied */
+};
+/* Bring the data file to the last committed state and empty the log; create the log if there is
+ * none. `new_size` is the size of a data file that has no log yet (its current size). */
+int snap_recovery_run(struct snap_backend *be, uint64_t log_capacity, struct snap_recovery *out);
+
+/* verify.c: compare the DRAM copy with the data file; 0 or SNAP_E_VERIFY (reported on stderr). */
+int snap_verify_region(struct snap_region *r);
+
+/* Current size, without the lock. */
+static inline uint64_t snap_region_size(const struct snap_region *r)
+{
+    return __atomic_load_n(&r->size, __ATOMIC_ACQUIRE);
+}
+
+#endif /* SNAPSHOT_REGION_H */
