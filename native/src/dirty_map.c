@@ -1,0 +1,183 @@
+/* dirty_map.c — hierarchical dirty-line bitmap: lock-free marking, O(dirty x levels) collection. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "dirty_map.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Test seam: collect grows the caller's array through this pointer, so a test can make it fail. */
+void *(*snap_dirty_realloc)(void *, size_t) = realloc;
+
+int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
+{
+    size_t off[SNAP_DIRTY_MAX_LEVELS], total = 0;
+    uint64_t words = (nlines >> 6) + ((nlines & 63) != 0);
+    unsigned levels = 0;
+
+    memset(m, 0, sizeof *m);
+    if (nlines == 0)
+        return -EINVAL;
+    for (;;) {
+        if (levels == SNAP_DIRTY_MAX_LEVELS || words > (SIZE_MAX - total) / 8 - 64)
+            return -EINVAL;
+        m->words[levels] = words;
+        off[levels] = total;
+        /* Each level on its own cache lines: markers of one level don't bounce another's. */
+        total += ((size_t)words * 8 + 63) & ~(size_t)63;
+        levels++;
+        if (words == 1)
+            break;
+        words = (words + 63) >> 6;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (total > SIZE_MAX - page)
+        return -EINVAL;
+    total = (total + page - 1) & ~(page - 1);
+    /* NORESERVE: a bitmap for a huge reservation costs only the pages that get marked. */
+    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0);
+    if (mem == MAP_FAILED)
+        return -errno;
+    m->levels = levels;
+    for (unsigned l = 0; l < levels; l++)
+        m->level[l] = (uint64_t *)((char *)mem + off[l]);
+    m->nlines = nlines;
+    m->mem = mem;
+    m->mem_len = total;
+    return 0;
+}
+
+void snap_dirty_destroy(struct snap_dirty_map *m)
+{
+    if (m->mem)
+        munmap(m->mem, m->mem_len);
+    memset(m, 0, sizeof *m);
+}
+
+/* Set `mask` in word w of `level`; when the word was zero, set its bit in the parent, and so on up.
+ * Only the marker that turns a word non-zero climbs, so a repeated mark stops at the first level. */
+static void set_bits(struct snap_dirty_map *m, unsigned level, uint64_t w, uint64_t mask)
+{
+    for (;;) {
+        uint64_t *p = &m->level[level][w];
+        if ((__atomic_load_n(p, __ATOMIC_RELAXED) & mask) == mask)
+            return;
+        if (__atomic_fetch_or(p, mask, __ATOMIC_SEQ_CST) != 0)
+            return; /* whoever found it zero sets the parent */
+        if (++level == m->levels)
+            return;
+        mask = 1ull << (w & 63);
+        w >>= 6;
+    }
+}
+
+void snap_dirty_mark(struct snap_dirty_map *m, uint64_t first, uint64_t count)
+{
+    if (first >= m->nlines || count == 0)
+        return;
+    if (count > m->nlines - first)
+        count = m->nlines - first;
+    uint64_t last = first + count - 1, w0 = first >> 6, w1 = last >> 6;
+    for (uint64_t w = w0; w <= w1; w++) {
+        uint64_t mask = ~0ull;
+        if (w == w0)
+            mask &= ~0ull << (first & 63);
+        if (w == w1)
+            mask &= ~0ull >> (63 - (last & 63));
+        set_bits(m, 0, w, mask);
+    }
+}
+
+int snap_dirty_test(const struct snap_dirty_map *m, uint64_t line)
+{
+    if (line >= m->nlines)
+        return 0;
+    return (int)((__atomic_load_n(&m->level[0][line >> 6], __ATOMIC_RELAXED) >> (line & 63)) & 1);
+}
+
+struct collect {
+    struct snap_dirty_map *m;
+    struct snap_line_run **runs;
+    size_t *cap;
+    size_t n;
+    int discard; /* clearing: drop what is taken */
+    int failed;  /* out of memory: put back what is taken */
+};
+
+static void emit(struct collect *c, uint64_t first, uint64_t count)
+{
+    if (c->discard)
+        return;
+    if (c->failed) {
+        snap_dirty_mark(c->m, first, count);
+        return;
+    }
+    struct snap_line_run *r = *c->runs;
+    if (c->n && r[c->n - 1].first + r[c->n - 1].count == first) {
+        r[c->n - 1].count += count; /* coalesce across word boundaries */
+        return;
+    }
+    if (c->n == *c->cap) {
+        size_t ncap = *c->cap ? *c->cap * 2 : 64;
+        void *p = NULL;
+        if (ncap > *c->cap && ncap <= SIZE_MAX / sizeof *r)
+            p = snap_dirty_realloc(r, ncap * sizeof *r);
+        if (!p) {
+            /* Nothing is returned on failure: every line taken so far, and every line the rest of
+             * the walk takes, is marked again. */
+            c->failed = 1;
+            for (size_t i = 0; i < c->n; i++)
+                snap_dirty_mark(c->m, r[i].first, r[i].count);
+            c->n = 0;
+            snap_dirty_mark(c->m, first, count);
+            return;
+        }
+        *c->runs = r = p;
+        *c->cap = ncap;
+    }
+    r[c->n].first = first;
+    r[c->n].count = count;
+    c->n++;
+}
+
+/* Take word w of `level` (the parent's bit for it was taken first), then its children in ascending
+ * order, so lines come out sorted. A bit set after the swap stays for the next collection. */
+static void walk(struct collect *c, unsigned level, uint64_t w)
+{
+    uint64_t v = __atomic_exchange_n(&c->m->level[level][w], 0, __ATOMIC_SEQ_CST);
+    if (level == 0) {
+        while (v) {
+            unsigned b = (unsigned)__builtin_ctzll(v);
+            uint64_t ones = ~(v >> b); /* bit 0 clear: the run starts at b */
+            unsigned n = ones ? (unsigned)__builtin_ctzll(ones) : 64 - b;
+            emit(c, w * 64 + b, n);
+            v = b + n == 64 ? 0 : v & (~0ull << (b + n));
+        }
+        return;
+    }
+    while (v) {
+        uint64_t child = w * 64 + (unsigned)__builtin_ctzll(v);
+        v &= v - 1;
+        if (child < c->m->words[level - 1])
+            walk(c, level - 1, child);
+    }
+}
+
+long snap_dirty_collect(struct snap_dirty_map *m, struct snap_line_run **runs, size_t *cap)
+{
+    struct collect c = {.m = m, .runs = runs, .cap = cap};
+    walk(&c, m->levels - 1, 0);
+    return c.failed ? -ENOMEM : (long)c.n;
+}
+
+/* Same walk, dropping the lines: touches only marked words, so clearing a huge map is cheap too. */
+void snap_dirty_clear(struct snap_dirty_map *m)
+{
+    struct collect c = {.m = m, .discard = 1};
+    walk(&c, m->levels - 1, 0);
+}
