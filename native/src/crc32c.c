@@ -1,5 +1,7 @@
 /* crc32c.c — CRC-32C: the SSE4.2 crc32 instruction in three interleaved streams, or slicing-by-8. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "crc32c.h"
 
 #include <pthread.h>

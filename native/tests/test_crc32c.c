@@ -1,5 +1,7 @@
 /* test_crc32c.c — CRC-32C: published vectors, hardware == table on every length/alignment, chaining. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <string.h>
 
 #include "crc32c.h"

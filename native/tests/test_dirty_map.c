@@ -1,5 +1,7 @@
 /* test_dirty_map.c — marking and collecting lines: runs, levels, huge sparse maps, concurrent markers. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
