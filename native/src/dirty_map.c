@@ -171,6 +171,8 @@ static void walk(struct collect *c, unsigned level, uint64_t w)
 long snap_dirty_collect(struct snap_dirty_map *m, struct snap_line_run **runs, size_t *cap)
 {
     struct collect c = {.m = m, .runs = runs, .cap = cap};
+    if (!m->levels)
+        return 0; /* destroyed or never initialised: nothing to take */
     walk(&c, m->levels - 1, 0);
     return c.failed ? -ENOMEM : (long)c.n;
 }
@@ -179,5 +181,6 @@ long snap_dirty_collect(struct snap_dirty_map *m, struct snap_line_run **runs, s
 void snap_dirty_clear(struct snap_dirty_map *m)
 {
     struct collect c = {.m = m, .discard = 1};
-    walk(&c, m->levels - 1, 0);
+    if (m->levels)
+        walk(&c, m->levels - 1, 0);
 }

@@ -49,6 +49,12 @@ static void test_levels(void)
             CHECK(m.words[l] == cases[i].words[l]);
         snap_dirty_destroy(&m);
         CHECK(m.mem == NULL);
+        /* A destroyed map is inert: nothing marked, nothing returned, no crash. */
+        struct snap_line_run *none = NULL;
+        size_t ncap = 0;
+        snap_dirty_mark(&m, 0, 10);
+        snap_dirty_clear(&m);
+        CHECK(!snap_dirty_test(&m, 0) && snap_dirty_collect(&m, &none, &ncap) == 0);
     }
     struct snap_dirty_map m;
     CHECK(snap_dirty_init(&m, 0) == -EINVAL);
