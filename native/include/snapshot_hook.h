@@ -41,10 +41,14 @@ void snap_track_slow(const void *addr, size_t len); /* see snapshot.h */
 /* Mark the bytes [addr, addr+len) just stored, if they are inside a region. Thread-safe. */
 static inline void snap_hook_store(const void *addr, size_t len)
 {
-    uintptr_t rel = (uintptr_t)addr - snap_arena_lo;
-    if (__builtin_expect(rel >= snap_arena_len, 1))
+    /* Relaxed atomic loads compile to plain moves; they keep ThreadSanitizer quiet about the one
+     * write of these globals when the first region opens. */
+    uintptr_t len = __atomic_load_n(&snap_arena_len, __ATOMIC_ACQUIRE); /* before lo: see arena.c */
+    uintptr_t rel = (uintptr_t)addr - __atomic_load_n(&snap_arena_lo, __ATOMIC_RELAXED);
+    if (__builtin_expect(rel >= len, 1))
         return;
-    const struct snap_arena_slot *s = &snap_arena_slots[rel >> SNAP_SLOT_SHIFT];
+    const struct snap_arena_slot *s =
+        &__atomic_load_n(&snap_arena_slots, __ATOMIC_RELAXED)[rel >> SNAP_SLOT_SHIFT];
     uint64_t *dirty = __atomic_load_n(&s->dirty, __ATOMIC_RELAXED);
     uint64_t off = (uintptr_t)addr - __atomic_load_n(&s->base, __ATOMIC_RELAXED);
     if (dirty && (off & 63) + len <= 64 && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
