@@ -43,9 +43,9 @@ static inline void snap_hook_store(const void *addr, size_t len)
 {
     /* Relaxed atomic loads compile to plain moves; they keep ThreadSanitizer quiet about the one
      * write of these globals when the first region opens. */
-    uintptr_t len = __atomic_load_n(&snap_arena_len, __ATOMIC_ACQUIRE); /* before lo: see arena.c */
+    uintptr_t arena_len = __atomic_load_n(&snap_arena_len, __ATOMIC_ACQUIRE); /* before lo */
     uintptr_t rel = (uintptr_t)addr - __atomic_load_n(&snap_arena_lo, __ATOMIC_RELAXED);
-    if (__builtin_expect(rel >= len, 1))
+    if (__builtin_expect(rel >= arena_len, 1))
         return;
     const struct snap_arena_slot *s =
         &__atomic_load_n(&snap_arena_slots, __ATOMIC_RELAXED)[rel >> SNAP_SLOT_SHIFT];

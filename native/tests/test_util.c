@@ -1,5 +1,7 @@
 /* test_util.c — helpers shared by the C tests (see test_util.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "test_util.h"
 
 #include <errno.h>
