@@ -41,8 +41,9 @@ struct snap_backend_ops {
 struct snap_backend {
     const struct snap_backend_ops *ops;
     enum snap_backend_kind kind;
-    /* Fault injection for tests: the fail_after-th later call of kind fail_op returns fail_err
-     * (and every one after it, so a failed flush stays failed). 0 = off. */
+    /* Fault injection for tests (see snap_backend_inject_fault()). fail_after counts down the
+     * calls of kind fail_op still to succeed, plus one: it stays at 1 once the failing call is
+     * reached. fail_op SNAP_FAULT_NONE = off. */
     int fail_op;       /* one of SNAP_FAULT_* */
     int fail_err;
     uint64_t fail_after;
@@ -50,9 +51,15 @@ struct snap_backend {
 
 enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE };
 
-/* Arm fault injection on b (tests only). */
+/* Arm fault injection on b (tests only; not thread-safe with calls on b). Counting the calls of
+ * kind `op` made through the snap_be_* wrappers from now on, starting at 1, the after-th one and
+ * every later one return `err` (-EIO if err is 0) without reaching the back end, so a failed flush
+ * stays failed. Calls of other kinds are neither counted nor failed. after == 0 or
+ * op == SNAP_FAULT_NONE disarms; arming again replaces the previous fault and restarts the count.
+ * Example: (SNAP_FAULT_BARRIER, 1, -EIO) fails the very next barrier. */
 void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, int err);
 
+/* Called by the wrappers before a call of kind `op`: 0, or the injected error for this call. */
 int snap_backend_fault_check(struct snap_backend *b, int op);
 
 static inline int snap_be_size(struct snap_backend *b, int f, uint64_t *out)
@@ -89,23 +96,43 @@ static inline void snap_be_close(struct snap_backend *b)
         b->ops->close(b);
 }
 
+/* Helpers shared by the back ends over real files (backend.c). */
+
+/* map_private for a file: map [off, off+len) of fd copy-on-write at addr (MAP_PRIVATE|MAP_FIXED),
+ * filled lazily by the kernel. addr, off and len page-aligned; off + len must not pass the end of
+ * the file's last page (a page wholly past EOF would SIGBUS on access): SNAP_E_RANGE otherwise. On
+ * failure the range is left reserved (PROT_NONE), never unmapped. */
+int snap_backend_map_file_private(int fd, void *addr, uint64_t off, size_t len);
+
+/* Change fd's size from old_size to new_size. With `prealloc`, an extension allocates its blocks
+ * (fallocate) so that stores through a shared mapping cannot fault with SIGBUS on a full disk: the
+ * ENOSPC comes here instead. Falls back to ftruncate where fallocate is unsupported. */
+int snap_backend_fd_resize(int fd, uint64_t old_size, uint64_t new_size, int prealloc);
+
 /* Constructors. On success they own nothing the caller passed except as stated. */
 
 /* Ordinary files: log written with pwrite, data applied through a shared mapping, fdatasync as the
- * barrier. Takes ownership of both fds (closes them in close()). */
+ * barrier. Takes ownership of both fds (closes them in close(), and on failure). */
 int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
 
 /* Persistent memory through libpmem: both files mapped with pmem_map_file(), writes are
  * pmem_memcpy_nodrain(), the barrier pmem_drain(). Fails with SNAP_E_UNSUPPORTED if libpmem does not
- * report the mapping as persistent memory and `require_pmem` is set. Takes ownership of the fds. */
+ * report the mapping as persistent memory and `require_pmem` is set. Takes ownership of the fds
+ * (also on failure). Without pmem (require_pmem 0) it still works: memcpy, and fdatasync as the
+ * barrier. */
 int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct snap_backend **out);
 
-/* libpmem's view of the data file: 1 if persistent memory (or PMEM_IS_PMEM_FORCE=1), 0 if not. */
+/* libpmem's view of the data file: 1 if persistent memory (or PMEM_IS_PMEM_FORCE=1), 0 if not,
+ * -errno if the file cannot be examined. An empty file is probed with a one-page mapping. */
 int snap_backend_pmem_detect(int data_fd);
 
-/* Power-loss simulator (sim.h): the files named `path` and `path`.snaplog inside `sim`. */
+/* Power-loss simulator (sim.h): the files named `path` and `path`.snaplog inside `sim`. A missing
+ * data file is created empty if `create`, else -ENOENT; a missing log is always created empty (size
+ * 0 = "no log yet"). The back end refers to `sim`, which must outlive it. */
 struct snap_sim;
 int snap_backend_sim_open(struct snap_sim *sim, const char *path, int create,
                           struct snap_backend **out);
+
+int snap_backend_readonly_open(int data_fd, int log_fd, struct snap_backend **out);
 
 #endif /* SNAPSHOT_BACKEND_H */
