@@ -1,0 +1,203 @@
+/* file.c — the back end for ordinary files: pwrite to the log, stores through a shared mapping to
+ * the data file, fdatasync as the barrier. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+struct file_backend {
+    struct snap_backend base;
+    int fd[2];
+    /* Sizes are cached: we own the fds and the data file is locked, so only we change them. */
+    uint64_t size[2];
+    /* MAP_SHARED view of the whole data file, made on the first data write after open or resize;
+     * NULL while not made (and always for an empty file, which cannot be mapped). */
+    uint8_t *map;
+    uint64_t map_len;
+};
+
+static struct file_backend *fb(struct snap_backend *b)
+{
+    return (struct file_backend *)b;
+}
+
+static int valid_range(struct file_backend *f, int which, uint64_t off, size_t len)
+{
+    if (which != SNAP_DATA && which != SNAP_LOG)
+        return SNAP_E_INVAL;
+    if (off > f->size[which] || len > f->size[which] - off)
+        return SNAP_E_RANGE;
+    return 0;
+}
+
+static int file_size(struct snap_backend *b, int which, uint64_t *out)
+{
+    if (which != SNAP_DATA && which != SNAP_LOG)
+        return SNAP_E_INVAL;
+    *out = fb(b)->size[which];
+    return 0;
+}
+
+static void unmap_data(struct file_backend *f)
+{
+    if (f->map)
+        munmap(f->map, f->map_len); /* cannot fail for a range we mapped */
+    f->map = NULL;
+    f->map_len = 0;
+}
+
+static int map_data(struct file_backend *f)
+{
+    if (f->map || f->size[SNAP_DATA] == 0)
+        return 0;
+    if (f->size[SNAP_DATA] > SIZE_MAX)
+        return -EFBIG;
+    void *p = mmap(NULL, f->size[SNAP_DATA], PROT_READ | PROT_WRITE, MAP_SHARED, f->fd[SNAP_DATA], 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    f->map = p;
+    f->map_len = f->size[SNAP_DATA];
+    return 0;
+}
+
+static int file_resize(struct snap_backend *b, int which, uint64_t new_size)
+{
+    struct file_backend *f = fb(b);
+    if (which != SNAP_DATA && which != SNAP_LOG)
+        return SNAP_E_INVAL;
+    if (which == SNAP_DATA)
+        unmap_data(f); /* remapped at the next write, at the new size */
+    /* Only the data file is written through a mapping, so only it needs its blocks up front. */
+    int rc = snap_backend_fd_resize(f->fd[which], f->size[which], new_size, which == SNAP_DATA);
+    if (rc)
+        return rc;
+    f->size[which] = new_size;
+    return 0;
+}
+
+static int file_read(struct snap_backend *b, int which, uint64_t off, void *buf, size_t len)
+{
+    struct file_backend *f = fb(b);
+    int rc = valid_range(f, which, off, len);
+    if (rc)
+        return rc;
+    /* pread, not the mapping: a file shortened behind our back then gives an error, not SIGBUS. */
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(f->fd[which], p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO; /* EOF before the size we know: truncated outside Snapshot */
+        p += n, off += (uint64_t)n, len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int file_write(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
+{
+    struct file_backend *f = fb(b);
+    int rc = valid_range(f, which, off, len);
+    if (rc || len == 0)
+        return rc;
+    if (which == SNAP_DATA) {
+        /* Applying a commit is many small runs: one memcpy each into the page cache, no syscall. */
+        if ((rc = map_data(f)) != 0)
+            return rc;
+        memcpy(f->map + off, buf, len);
+        return 0;
+    }
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(f->fd[which], p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n, off += (uint64_t)n, len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int file_barrier(struct snap_backend *b, int which)
+{
+    if (which != SNAP_DATA && which != SNAP_LOG)
+        return SNAP_E_INVAL;
+    /* On Linux fdatasync also writes back the pages dirtied through the shared mapping. Never
+     * retried: after a failure the kernel may have dropped the dirty pages. */
+    return fdatasync(fb(b)->fd[which]) ? -errno : 0;
+}
+
+static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+{
+    return snap_backend_map_file_private(fb(b)->fd[SNAP_DATA], addr, off, len);
+}
+
+static void file_close(struct snap_backend *b)
+{
+    struct file_backend *f = fb(b);
+    unmap_data(f);
+    close(f->fd[SNAP_DATA]);
+    close(f->fd[SNAP_LOG]);
+    free(f);
+}
+
+static const struct snap_backend_ops file_ops = {
+    .size = file_size,
+    .resize = file_resize,
+    .read = file_read,
+    .write = file_write,
+    .barrier = file_barrier,
+    .map_private = file_map_private,
+    .close = file_close,
+};
+
+int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out)
+{
+    int rc = 0;
+    struct file_backend *f = NULL;
+    struct stat st[2];
+    if (out)
+        *out = NULL;
+    if (!out || data_fd < 0 || log_fd < 0) {
+        rc = SNAP_E_INVAL;
+        goto fail;
+    }
+    if (fstat(data_fd, &st[SNAP_DATA]) || fstat(log_fd, &st[SNAP_LOG])) {
+        rc = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st[SNAP_DATA].st_mode) || !S_ISREG(st[SNAP_LOG].st_mode)) {
+        rc = SNAP_E_NOTFILE;
+        goto fail;
+    }
+    if (!(f = calloc(1, sizeof *f))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    f->base.ops = &file_ops;
+    f->base.kind = SNAP_BACKEND_FILE;
+    f->fd[SNAP_DATA] = data_fd;
+    f->fd[SNAP_LOG] = log_fd;
+    f->size[SNAP_DATA] = (uint64_t)st[SNAP_DATA].st_size;
+    f->size[SNAP_LOG] = (uint64_t)st[SNAP_LOG].st_size;
+    *out = &f->base;
+    return 0;
+fail:
+    if (data_fd >= 0)
+        close(data_fd);
+    if (log_fd >= 0)
+        close(log_fd);
+    return rc;
+}
