@@ -17,8 +17,9 @@
 #define LINE_SHIFT 6
 #define LINE 64u
 
-/* A file image. Invariant: p holds cap >= size bytes and every byte from hw on is zero, so copies
- * stop at hw and large, mostly empty files (a log sized for 64 MiB) stay cheap to duplicate. */
+/* A file image: p holds cap >= size bytes, of which [0, hw) are the file's; [hw, size) read as zero
+ * whatever the buffer holds there. So neither a copy nor an allocation ever touches more than hw
+ * bytes, and crash images of large, mostly unwritten files (a log sized for 64 MiB) stay cheap. */
 struct image {
     uint8_t *p;
     uint64_t size, cap, hw;
@@ -66,8 +67,7 @@ static int image_reserve(struct image *im, uint64_t n)
     if (n > SIZE_MAX / 2)
         return -ENOMEM;
     uint64_t cap = max_u64(n, im->cap + im->cap / 2);
-    /* calloc, not realloc + memset: large blocks come zeroed from mmap, untouched. */
-    uint8_t *p = calloc(1, (size_t)cap);
+    uint8_t *p = malloc(cap ? (size_t)cap : 1); /* not calloc: zeroing is what we avoid */
     if (!p)
         return -ENOMEM;
     if (im->hw)
@@ -81,8 +81,6 @@ static int image_reserve(struct image *im, uint64_t n)
 static int image_resize(struct image *im, uint64_t n)
 {
     if (n < im->size) {
-        if (im->hw > n)
-            memset(im->p + n, 0, (size_t)(im->hw - n));
         im->hw = min_u64(im->hw, n);
     } else {
         int rc = image_reserve(im, n);
@@ -93,12 +91,35 @@ static int image_resize(struct image *im, uint64_t n)
     return 0;
 }
 
+/* off + len <= size. */
 static void image_write(struct image *im, uint64_t off, const void *buf, size_t len)
 {
     if (!len)
         return;
+    if (off > im->hw) /* the gap becomes part of [0, hw): make it the zeros it reads as */
+        memset(im->p + im->hw, 0, (size_t)(off - im->hw));
     memcpy(im->p + off, buf, len);
     im->hw = max_u64(im->hw, off + len);
+}
+
+/* off + len <= size. */
+static void image_read(const struct image *im, uint64_t off, void *buf, size_t len)
+{
+    uint64_t have = im->hw > off ? min_u64(im->hw - off, len) : 0;
+    if (have)
+        memcpy(buf, im->p + off, (size_t)have);
+    memset((uint8_t *)buf + have, 0, len - (size_t)have);
+}
+
+/* Line l of src, cut at `size`, into dst (both at least that long). */
+static void copy_line(struct image *dst, const struct image *src, uint64_t l, uint64_t size)
+{
+    uint8_t tmp[LINE];
+    uint64_t start = l << LINE_SHIFT, end = min_u64(start + LINE, size);
+    if (start >= end)
+        return;
+    image_read(src, start, tmp, (size_t)(end - start));
+    image_write(dst, start, tmp, (size_t)(end - start));
 }
 
 /* A new image of `size` bytes holding src's first min(size, src->size) bytes. */
@@ -194,13 +215,6 @@ static size_t file_pending(const struct sim_file *f)
     return f->nlines + (f->cache.size != f->media.size);
 }
 
-/* Bytes of line l that exist in a file of `size` bytes: [*start, *end), empty if past it. */
-static void line_span(uint64_t l, uint64_t size, uint64_t *start, uint64_t *end)
-{
-    *start = l << LINE_SHIFT;
-    *end = min_u64(*start + LINE, size);
-}
-
 /* ---- Files ------------------------------------------------------------------------------------- */
 
 static void file_free(struct sim_file *f)
@@ -258,19 +272,21 @@ void snap_sim_free(struct snap_sim *sim)
 
 void snap_sim_on_barrier(struct snap_sim *sim, snap_sim_barrier_fn fn, void *arg)
 {
+    if (!sim)
+        return;
     sim->on_barrier = fn;
     sim->on_barrier_arg = arg;
 }
 
 uint64_t snap_sim_barriers(const struct snap_sim *sim)
 {
-    return sim->barriers;
+    return sim ? sim->barriers : 0;
 }
 
 size_t snap_sim_pending(const struct snap_sim *sim)
 {
     size_t n = 0;
-    for (size_t i = 0; i < sim->nfiles; i++)
+    for (size_t i = 0; sim && i < sim->nfiles; i++)
         n += file_pending(&sim->files[i]);
     return n;
 }
@@ -290,10 +306,8 @@ static int crash_file(const struct sim_file *f, const uint8_t *keep, struct sim_
     for (size_t i = 0; !rc && keep && i < f->nlines; i++) {
         if (!keep[k++])
             continue;
-        uint64_t start, end; /* a kept line beyond the resulting size is dropped */
-        line_span(f->lines[i], min_u64(size, f->cache.size), &start, &end);
-        if (start < end)
-            image_write(&out->media, start, f->cache.p + start, (size_t)(end - start));
+        /* A kept line beyond the resulting size is dropped. */
+        copy_line(&out->media, &f->cache, f->lines[i], min_u64(size, f->cache.size));
     }
     if (!rc)
         rc = image_init_from(&out->cache, &out->media, size);
@@ -302,7 +316,7 @@ static int crash_file(const struct sim_file *f, const uint8_t *keep, struct sim_
 
 struct snap_sim *snap_sim_crash_image(const struct snap_sim *sim, const uint8_t *keep)
 {
-    struct snap_sim *img = snap_sim_new();
+    struct snap_sim *img = sim ? snap_sim_new() : NULL;
     if (!img)
         return NULL;
     if (sim->nfiles) {
@@ -329,11 +343,14 @@ struct snap_sim *snap_sim_crash_image(const struct snap_sim *sim, const uint8_t 
 
 void snap_sim_power_off(struct snap_sim *sim)
 {
-    sim->powered_off = 1;
+    if (sim)
+        sim->powered_off = 1;
 }
 
 void snap_sim_fail_barrier(struct snap_sim *sim, uint64_t n, int err)
 {
+    if (!sim)
+        return;
     sim->fail_from = n;
     sim->fail_err = err;
 }
@@ -382,6 +399,8 @@ int snap_sim_size(const struct snap_sim *sim, const char *name, int media, uint6
     const struct sim_file *f = lookup(sim, name);
     if (!f)
         return -ENOENT;
+    if (!out)
+        return SNAP_E_INVAL;
     *out = media ? f->media.size : f->cache.size;
     return 0;
 }
@@ -393,10 +412,11 @@ int snap_sim_read(const struct snap_sim *sim, const char *name, int media, uint6
     if (!f)
         return -ENOENT;
     const struct image *im = media ? &f->media : &f->cache;
+    if (!buf && len)
+        return SNAP_E_INVAL;
     if (off > im->size || len > im->size - off)
         return SNAP_E_RANGE;
-    if (len)
-        memcpy(buf, im->p + off, len);
+    image_read(im, off, buf, len);
     return 0;
 }
 
@@ -462,11 +482,8 @@ static int file_barrier(struct snap_sim *sim, struct sim_file *f)
         return sim->fail_err;
     if ((rc = image_resize(&f->media, f->cache.size)) != 0)
         return rc;
-    for (size_t i = 0; i < f->nlines; i++) {
-        uint64_t start, end;
-        line_span(f->lines[i], f->cache.size, &start, &end);
-        image_write(&f->media, start, f->cache.p + start, (size_t)(end - start));
-    }
+    for (size_t i = 0; i < f->nlines; i++)
+        copy_line(&f->media, &f->cache, f->lines[i], f->cache.size);
     drop_lines_from(f, 0);
     return 0;
 }
@@ -513,8 +530,7 @@ static int be_read(struct snap_backend *b, int which, uint64_t off, void *buf, s
         return SNAP_E_INVAL;
     if (off > f->cache.size || len > f->cache.size - off)
         return SNAP_E_RANGE;
-    if (len)
-        memcpy(buf, f->cache.p + off, len);
+    image_read(&f->cache, off, buf, len);
     return 0;
 }
 
