@@ -105,6 +105,8 @@ static void image_write(struct image *im, uint64_t off, const void *buf, size_t 
 /* off + len <= size. */
 static void image_read(const struct image *im, uint64_t off, void *buf, size_t len)
 {
+    if (!len)
+        return;
     uint64_t have = im->hw > off ? min_u64(im->hw - off, len) : 0;
     if (have)
         memcpy(buf, im->p + off, (size_t)have);
