@@ -1,0 +1,107 @@
+# SnapshotPass.cmake — turn on Snapshot store tracking for a CMake target, in one line:
+#
+#   include(/path/to/snapshot/llvm-pass/SnapshotPass.cmake)
+#   snapshot_instrument(myapp)
+#
+# compiles the target's C and C++ sources with the clang plugin (-fpass-plugin=libsnapshot-pass.so)
+# and links it with libsnapshot. The compilers must be clang 19 (the plugin is built against LLVM 19).
+#
+#   snapshot_instrument(<target> [NO_LINK] [OPTIONS <pass knob>...])
+#     NO_LINK   do not link libsnapshot (e.g. a static library whose users link it)
+#     OPTIONS   knobs of the pass, e.g. OPTIONS -snapshot-stats -snapshot-skip-stack=false
+#
+# Where things come from:
+#   the plugin:     the snapshot-pass target if llvm-pass/ is part of this build, else the cache
+#                   variable SNAPSHOT_PASS_PLUGIN (path to libsnapshot-pass.so);
+#   libsnapshot:    the snapshot target if native/ is part of this build, else the cache variable
+#                   SNAPSHOT_LIBRARY (path to libsnapshot.so or libsnapshot_static.a) with headers
+#                   from SNAPSHOT_INCLUDE_DIR.
+include_guard(GLOBAL)
+
+set(SNAPSHOT_PASS_PLUGIN "" CACHE FILEPATH "libsnapshot-pass.so, if not built in this project")
+set(SNAPSHOT_LIBRARY "" CACHE FILEPATH "libsnapshot.so or .a, if not built in this project")
+set(SNAPSHOT_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../native/include" CACHE PATH
+    "Directory holding snapshot.h, if libsnapshot is not built in this project")
+
+# An imported target for a libsnapshot built elsewhere.
+if(NOT TARGET snapshot AND NOT TARGET Snapshot::snapshot)
+  if(NOT SNAPSHOT_LIBRARY)
+    find_library(_snapshot_found snapshot
+                 HINTS ${CMAKE_CURRENT_LIST_DIR}/../build/native ENV SNAPSHOT_LIBRARY_DIR)
+    if(_snapshot_found)
+      set(SNAPSHOT_LIBRARY ${_snapshot_found} CACHE FILEPATH "" FORCE)
+    endif()
+  endif()
+  if(SNAPSHOT_LIBRARY AND EXISTS ${SNAPSHOT_LIBRARY})
+    find_package(Threads REQUIRED)
+    add_library(Snapshot::snapshot UNKNOWN IMPORTED GLOBAL)
+    set_target_properties(Snapshot::snapshot PROPERTIES
+      IMPORTED_LOCATION ${SNAPSHOT_LIBRARY}
+      INTERFACE_INCLUDE_DIRECTORIES ${SNAPSHOT_INCLUDE_DIR}
+      INTERFACE_LINK_LIBRARIES Threads::Threads)
+    if(SNAPSHOT_LIBRARY MATCHES "\\.a$")
+      set_property(TARGET Snapshot::snapshot APPEND PROPERTY INTERFACE_LINK_LIBRARIES pmem)
+    endif()
+  endif()
+endif()
+if(TARGET snapshot OR TARGET Snapshot::snapshot)
+  set(_snapshot_pass_have_runtime ON)
+else()
+  set(_snapshot_pass_have_runtime OFF)
+endif()
+
+function(snapshot_instrument target)
+  cmake_parse_arguments(ARG "NO_LINK" "" "OPTIONS" ${ARGN})
+  foreach(lang C CXX)
+    if(CMAKE_${lang}_COMPILER_LOADED AND NOT (CMAKE_${lang}_COMPILER_ID STREQUAL "Clang" AND
+        CMAKE_${lang}_COMPILER_VERSION VERSION_GREATER_EQUAL 19 AND
+        CMAKE_${lang}_COMPILER_VERSION VERSION_LESS 20))
+      message(FATAL_ERROR "snapshot_instrument(${target}): the ${lang} compiler is "
+        "${CMAKE_${lang}_COMPILER_ID} ${CMAKE_${lang}_COMPILER_VERSION}; the Snapshot plugin needs "
+        "clang 19 (configure with -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19)")
+    endif()
+  endforeach()
+
+  if(TARGET snapshot-pass)
+    get_property(plugin GLOBAL PROPERTY SNAPSHOT_PASS_PLUGIN_FILE)
+    add_dependencies(${target} snapshot-pass)
+  elseif(SNAPSHOT_PASS_PLUGIN)
+    set(plugin ${SNAPSHOT_PASS_PLUGIN})
+  else()
+    message(FATAL_ERROR "snapshot_instrument(${target}): set SNAPSHOT_PASS_PLUGIN to the path of "
+      "libsnapshot-pass.so (built from llvm-pass/)")
+  endif()
+
+  set(flags "-fpass-plugin=${plugin}")
+  if(ARG_OPTIONS)
+    # Knobs are the plugin's cl::opts: -fplugin loads it before clang parses -mllvm.
+    list(APPEND flags "-fplugin=${plugin}")
+    foreach(opt ${ARG_OPTIONS})
+      list(APPEND flags "SHELL:-mllvm ${opt}")
+    endforeach()
+  endif()
+  foreach(flag ${flags})
+    target_compile_options(${target} PRIVATE "$<$<COMPILE_LANGUAGE:C,CXX>:${flag}>")
+  endforeach()
+
+  # Recompile the target's sources when the plugin changes.
+  get_target_property(srcs ${target} SOURCES)
+  get_target_property(srcdir ${target} SOURCE_DIR)
+  foreach(src ${srcs})
+    if(NOT src MATCHES "^\\$<" AND NOT IS_ABSOLUTE ${src})
+      set(src ${srcdir}/${src})
+    endif()
+    set_property(SOURCE ${src} TARGET_DIRECTORY ${target} APPEND PROPERTY OBJECT_DEPENDS ${plugin})
+  endforeach()
+
+  if(NOT ARG_NO_LINK)
+    if(TARGET snapshot)
+      target_link_libraries(${target} PRIVATE snapshot)
+    elseif(TARGET Snapshot::snapshot)
+      target_link_libraries(${target} PRIVATE Snapshot::snapshot)
+    else()
+      message(FATAL_ERROR "snapshot_instrument(${target}): libsnapshot not found; build it "
+        "(scripts/build) or set SNAPSHOT_LIBRARY to libsnapshot.so")
+    endif()
+  endif()
+endfunction()

@@ -1,0 +1,649 @@
+//==============================================================================
+// SnapshotInstrument.cpp — the Snapshot store-tracking pass ("snapshot-instrument").
+//
+// WHAT IT INJECTS
+//   After every instruction that may write memory inside a Snapshot region (a store of any width,
+//   atomicrmw, cmpxchg, masked/VP stores and scatters, memset/memcpy/memmove intrinsics and the libc
+//   calls that write a caller's buffer), the inline fast path of snap_hook_store(addr, len) from
+//   native/include/snapshot_hook.h, with the store's true size (DataLayout store size; the length
+//   operand of a memory intrinsic, dynamic or not):
+//
+//     store i128 %v, ptr %p, align 16                          ; the original store
+//     %snap.addr = ptrtoint ptr %p to i64
+//     %snap.arena.len = load atomic i64, ptr @snap_arena_len acquire, align 8
+//     %snap.arena.lo = load atomic i64, ptr @snap_arena_lo monotonic, align 8
+//     %snap.rel = sub i64 %snap.addr, %snap.arena.lo
+//     %snap.in = icmp ult i64 %snap.rel, %snap.arena.len       ; one compare for any store outside
+//     br i1 %snap.in, label %snap.in_arena, label %cont, !prof !unlikely   ; the arena
+//   snap.in_arena:                                             ; find the slot, test the line's bit
+//     %slots = load atomic ptr, ptr @snap_arena_slots monotonic, align 8
+//     %slot = getelementptr { i64, i64, ptr }, ptr %slots, i64 (%snap.rel >> 30)
+//     ... load slot.dirty, slot.base, slot.size; off = addr - base;
+//     br (dirty != null && len <= 64 - (off & 63) && off < size), label %snap.test, label %snap.slow
+//   snap.test:
+//     %w = load atomic i64, ptr (dirty + 8 * (off >> 12)) monotonic
+//     br ((%w >> ((off >> 6) & 63)) & 1), label %cont, label %snap.slow   ; already marked: done
+//   snap.slow:
+//     call void @snap_track_slow(ptr %p, i64 16)               ; first store to the line, or spanning
+//     br label %cont
+//
+//   Cost: a store outside the arena pays two loads of hot globals, a subtraction, a compare and a
+//   not-taken branch; a store to an already-marked line adds five loads and a test, with no call; only
+//   the first store to a line (per commit) or a store spanning lines calls into libsnapshot.
+//   -snapshot-inline-bit-test=false keeps only the range check inline and calls snap_track_slow() for
+//   every in-arena store (smaller code, one call per in-arena store).
+//
+// WHAT IT SKIPS (each counted by a STATISTIC, each with a knob to turn it off)
+//   - stores whose underlying objects are all non-escaping allocas (getUnderlyingObjects +
+//     PointerMayBeCaptured): the stack is never inside the arena;  -snapshot-skip-stack=false
+//   - stores to global variables (never inside the arena: the arena is an anonymous mapping);
+//     -snapshot-skip-globals=false
+//   - stores to thread-local globals, directly or through llvm.threadlocal.address;
+//     -snapshot-skip-tls=false
+//   - stores to address spaces other than 0;  -snapshot-skip-other-addrspace=false
+//   - functions with __attribute__((disable_sanitizer_instrumentation)) or
+//     __attribute__((annotate("snapshot_no_instrument"))).
+//   Writes it cannot see (inline assembly, unknown intrinsics, calls into code built without the
+//   plugin) are counted as "unhandled"; track them by hand with snap_track().
+//
+// WHEN IT RUNS
+//   At the end of the optimisation pipeline (OptimizerLastEP, which LLVM 19 also runs for -O0), so
+//   only the stores that survive optimisation are instrumented; isRequired(), so optnone/-O0 code is
+//   instrumented too. Also available as -passes=snapshot-instrument. Idempotent: an instrumented
+//   function carries the attribute "snapshot-instrumented" and is not instrumented again.
+//
+// USAGE
+//   clang-19 -O2 -fpass-plugin=libsnapshot-pass.so prog.c -lsnapshot          (same for clang++-19)
+//   opt-19 -load-pass-plugin=libsnapshot-pass.so -passes=snapshot-instrument -S in.ll -o out.ll
+//   Knobs: clang-19 -fplugin=libsnapshot-pass.so -fpass-plugin=libsnapshot-pass.so \
+//            -mllvm -snapshot-stats ...      (-fplugin loads the plugin early enough for -mllvm)
+//==============================================================================
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Analysis/CaptureTracking.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/Analysis/ValueTracking.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/PassPlugin.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
+
+using namespace llvm;
+
+#define DEBUG_TYPE "snapshot-instrument"
+
+// Must match native/include/snapshot_hook.h.
+static constexpr unsigned SnapLineShift = 6;  // 64-byte lines
+static constexpr unsigned SnapSlotShift = 30; // 1 GiB arena slots
+
+// ---- Knobs -------------------------------------------------------------------------------------
+
+static cl::opt<bool> ClEnable("snapshot-enable", cl::init(true), cl::Hidden,
+                              cl::desc("Instrument stores for Snapshot (false: the pass does nothing)"));
+static cl::opt<bool> ClSkipStack("snapshot-skip-stack", cl::init(true), cl::Hidden,
+                                 cl::desc("Skip stores to non-escaping stack objects"));
+static cl::opt<bool> ClSkipGlobals("snapshot-skip-globals", cl::init(true), cl::Hidden,
+                                   cl::desc("Skip stores to global variables"));
+static cl::opt<bool> ClSkipTLS("snapshot-skip-tls", cl::init(true), cl::Hidden,
+                               cl::desc("Skip stores to thread-local variables"));
+static cl::opt<bool> ClSkipAddrSpace("snapshot-skip-other-addrspace", cl::init(true), cl::Hidden,
+                                     cl::desc("Skip stores to address spaces other than 0"));
+static cl::opt<bool> ClAtomics("snapshot-instrument-atomics", cl::init(true), cl::Hidden,
+                               cl::desc("Instrument atomicrmw, cmpxchg and __atomic_* calls"));
+static cl::opt<bool> ClMemIntrinsics("snapshot-instrument-memintrinsics", cl::init(true),
+                                     cl::Hidden,
+                                     cl::desc("Instrument memset/memcpy/memmove intrinsics"));
+static cl::opt<bool> ClLibCalls("snapshot-instrument-libcalls", cl::init(true), cl::Hidden,
+                                cl::desc("Instrument libc calls that write a buffer (memcpy, ...)"));
+static cl::opt<bool> ClInlineBitTest(
+    "snapshot-inline-bit-test", cl::init(true), cl::Hidden,
+    cl::desc("Inline the slot lookup and line-bit test (false: call snap_track_slow for every "
+             "in-arena store)"));
+static cl::opt<bool> ClPrintStats("snapshot-stats", cl::init(false), cl::Hidden,
+                                  cl::desc("Print the pass's counters to stderr for each module"));
+
+// ---- Counters: LLVM STATISTICs (shown by -stats in an LLVM built with assertions) and the same
+// figures kept by the pass for -snapshot-stats (release LLVM builds compile STATISTIC away). ----
+
+STATISTIC(NumStores, "stores instrumented (scalar, aggregate, vector)");
+STATISTIC(NumAtomics, "atomicrmw, cmpxchg and __atomic_* calls instrumented");
+STATISTIC(NumMasked, "masked/VP stores and scatters instrumented");
+STATISTIC(NumMemIntrinsics, "memset/memcpy/memmove intrinsics instrumented");
+STATISTIC(NumLibCalls, "libc calls writing a buffer instrumented");
+STATISTIC(NumSkippedStack, "stores skipped: non-escaping stack object");
+STATISTIC(NumSkippedGlobal, "stores skipped: global variable");
+STATISTIC(NumSkippedTLS, "stores skipped: thread-local variable");
+STATISTIC(NumSkippedAddrSpace, "stores skipped: address space other than 0");
+STATISTIC(NumUnhandled, "writes the pass cannot instrument (inline asm, unknown intrinsics)");
+
+namespace {
+
+enum Counter {
+  CStore, CAtomic, CMasked, CMemIntrinsic, CLibCall,
+  CSkipStack, CSkipGlobal, CSkipTLS, CSkipAddrSpace, CUnhandled, NumCounters
+};
+Statistic *const Stats[NumCounters] = {
+    &NumStores,       &NumAtomics,       &NumMasked,     &NumMemIntrinsics,     &NumLibCalls,
+    &NumSkippedStack, &NumSkippedGlobal, &NumSkippedTLS, &NumSkippedAddrSpace, &NumUnhandled};
+const char *const CounterNames[NumCounters] = {
+    "stores",          "atomics",        "masked",      "memintrinsics",     "libcalls",
+    "skipped-stack",   "skipped-global", "skipped-tls", "skipped-addrspace", "unhandled"};
+
+// Where a written pointer may point, as far as tracking is concerned.
+enum class Target { Track, Stack, Global, TLS, AddrSpace };
+
+// A libc function that writes a caller's buffer: which argument is the buffer and how many bytes it
+// may write (a superset is fine: marking an unchanged line costs a 64-byte copy at commit).
+struct LibWrite {
+  int Dest;                    // argument index of the buffer
+  int Len = -1;                // argument index of the length, or -1
+  int LenMul = -1;             // argument multiplied with Len (fread), or -1
+  bool StrlenAfter = false;    // length is strlen(dest) + 1, measured after the call
+};
+
+std::optional<LibWrite> libWrite(LibFunc F) {
+  switch (F) {
+  case LibFunc_memcpy: case LibFunc_memmove: case LibFunc_memset: case LibFunc_mempcpy:
+  case LibFunc_memcpy_chk: case LibFunc_memmove_chk: case LibFunc_memset_chk:
+  case LibFunc_mempcpy_chk: case LibFunc_memset_pattern4: case LibFunc_memset_pattern8:
+  case LibFunc_memset_pattern16: case LibFunc_strncpy: case LibFunc_stpncpy:
+  case LibFunc_strncpy_chk: case LibFunc_stpncpy_chk: case LibFunc_strlcpy: case LibFunc_strlcat:
+  case LibFunc_strlcpy_chk: case LibFunc_strlcat_chk:
+    return LibWrite{0, 2};
+  case LibFunc_memccpy: case LibFunc_memccpy_chk:
+    return LibWrite{0, 3};
+  case LibFunc_bzero: case LibFunc_snprintf: case LibFunc_vsnprintf: case LibFunc_snprintf_chk:
+  case LibFunc_vsnprintf_chk: case LibFunc_fgets: case LibFunc_fgets_unlocked:
+    return LibWrite{0, 1};
+  case LibFunc_bcopy: case LibFunc_read: case LibFunc_pread:
+    return LibWrite{1, 2};
+  case LibFunc_fread: case LibFunc_fread_unlocked:
+    return LibWrite{0, 1, 2};
+  case LibFunc_strcpy: case LibFunc_stpcpy: case LibFunc_strcat: case LibFunc_strncat:
+  case LibFunc_strcpy_chk: case LibFunc_stpcpy_chk: case LibFunc_strcat_chk:
+  case LibFunc_strncat_chk: case LibFunc_sprintf: case LibFunc_vsprintf: case LibFunc_sprintf_chk:
+  case LibFunc_vsprintf_chk:
+    return LibWrite{0, -1, -1, true};
+  default:
+    return std::nullopt;
+  }
+}
+
+// libatomic's entry points, which clang calls for atomics it cannot inline (large or misaligned):
+// generic ones take (size, ptr, ...), sized ones (__atomic_store_8, __atomic_fetch_add_4, ...)
+// take (ptr, ...). Returns the dest argument and the constant size, or size 0 with the size
+// argument's index in Dest+1... kept simple: {DestArg, SizeArg or -1, ConstSize}.
+struct AtomicCall {
+  int Dest;
+  int SizeArg;
+  uint64_t Size;
+};
+
+std::optional<AtomicCall> atomicLibCall(StringRef Name) {
+  if (!Name.consume_front("__atomic_"))
+    return std::nullopt;
+  if (Name == "store" || Name == "exchange" || Name == "compare_exchange")
+    return AtomicCall{1, 0, 0};
+  size_t Us = Name.rfind('_');
+  if (Us == StringRef::npos)
+    return std::nullopt;
+  StringRef Op = Name.take_front(Us), N = Name.drop_front(Us + 1);
+  uint64_t Size;
+  if (N.getAsInteger(10, Size) || !(Size == 1 || Size == 2 || Size == 4 || Size == 8 || Size == 16))
+    return std::nullopt;
+  bool Writes = Op == "store" || Op == "exchange" || Op == "compare_exchange" ||
+                Op.starts_with("fetch_") || Op.ends_with("_fetch");
+  if (!Writes)
+    return std::nullopt;
+  return AtomicCall{0, -1, Size};
+}
+
+class Instrumenter {
+public:
+  Instrumenter(Module &M, FunctionAnalysisManager &FAM)
+      : M(M), DL(M.getDataLayout()), Ctx(M.getContext()), FAM(FAM),
+        IntPtrTy(DL.getIntPtrType(Ctx)), PtrTy(PointerType::getUnqual(Ctx)),
+        Int64Ty(Type::getInt64Ty(Ctx)) {}
+
+  bool run();
+
+private:
+  struct Site {
+    Instruction *I;
+    Counter Kind;
+    Value *Addr;                                 // pointer written (or vector of pointers)
+    std::function<Value *(IRBuilder<> &)> Len;  // bytes written, evaluated at the hook
+  };
+
+  void declareRuntime();
+  bool excluded(Function &F);
+  void collect(Function &F, SmallVectorImpl<Site> &Sites);
+  Target classify(Value *Ptr);
+  Target classifyObject(const Value *O);
+  void count(Counter C) {
+    ++Counts[C];
+    ++*Stats[C];
+  }
+  bool skip(Value *Ptr);
+  void instrument(Site &S);
+  void emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value *Addr,
+                const std::function<Value *(IRBuilder<> &)> &Len);
+  std::function<Value *(IRBuilder<> &)> constLen(TypeSize TS) {
+    return [this, TS](IRBuilder<> &B) { return B.CreateTypeSize(IntPtrTy, TS); };
+  }
+  std::function<Value *(IRBuilder<> &)> valueLen(Value *V) {
+    return [this, V](IRBuilder<> &B) { return B.CreateZExtOrTrunc(V, IntPtrTy); };
+  }
+  void markOurs(Instruction *I) { I->setMetadata(LLVMContext::MD_nosanitize, MDNode::get(Ctx, {})); }
+  void printStats();
+
+  Module &M;
+  const DataLayout &DL;
+  LLVMContext &Ctx;
+  FunctionAnalysisManager &FAM;
+  Type *IntPtrTy;
+  PointerType *PtrTy;
+  Type *Int64Ty;
+  StructType *SlotTy = nullptr;
+  Constant *ArenaLo = nullptr, *ArenaLen = nullptr, *ArenaSlots = nullptr;
+  FunctionCallee TrackSlow, Strlen;
+  SmallPtrSet<const Function *, 8> Annotated;
+  DenseMap<const AllocaInst *, bool> Escapes;
+  uint64_t Counts[NumCounters] = {};
+};
+
+void Instrumenter::declareRuntime() {
+  // struct snap_arena_slot { uintptr_t base; uint64_t size; uint64_t *dirty; }
+  SlotTy = StructType::get(Ctx, {IntPtrTy, Int64Ty, PtrTy});
+  ArenaLo = M.getOrInsertGlobal("snap_arena_lo", IntPtrTy);
+  ArenaLen = M.getOrInsertGlobal("snap_arena_len", IntPtrTy);
+  ArenaSlots = M.getOrInsertGlobal("snap_arena_slots", PtrTy);
+  AttributeList NoUnwind =
+      AttributeList().addFnAttribute(Ctx, Attribute::NoUnwind);
+  TrackSlow = M.getOrInsertFunction("snap_track_slow", NoUnwind, Type::getVoidTy(Ctx), PtrTy,
+                                    IntPtrTy);
+}
+
+// Functions the user opted out with __attribute__((annotate("snapshot_no_instrument"))).
+static void findAnnotated(Module &M, SmallPtrSetImpl<const Function *> &Out) {
+  GlobalVariable *GA = M.getNamedGlobal("llvm.global.annotations");
+  if (!GA || !GA->hasInitializer())
+    return;
+  auto *Arr = dyn_cast<ConstantArray>(GA->getInitializer());
+  if (!Arr)
+    return;
+  for (Value *Op : Arr->operands()) {
+    auto *CS = dyn_cast<ConstantStruct>(Op);
+    if (!CS || CS->getNumOperands() < 2)
+      continue;
+    auto *F = dyn_cast<Function>(CS->getOperand(0)->stripPointerCasts());
+    auto *StrGV = dyn_cast<GlobalVariable>(CS->getOperand(1)->stripPointerCasts());
+    if (!F || !StrGV || !StrGV->hasInitializer())
+      continue;
+    if (auto *Str = dyn_cast<ConstantDataArray>(StrGV->getInitializer()))
+      if (Str->isCString() && Str->getAsCString() == "snapshot_no_instrument")
+        Out.insert(F);
+  }
+}
+
+bool Instrumenter::excluded(Function &F) {
+  return F.isDeclaration() || F.hasFnAttribute("snapshot-instrumented") ||
+         F.hasFnAttribute(Attribute::DisableSanitizerInstrumentation) ||
+         F.hasFnAttribute(Attribute::Naked) || Annotated.count(&F);
+}
+
+Target Instrumenter::classifyObject(const Value *O) {
+  if (auto *GA = dyn_cast<GlobalAlias>(O))
+    if (const GlobalObject *Aliasee = GA->getAliaseeObject())
+      O = Aliasee;
+  if (auto *GV = dyn_cast<GlobalVariable>(O)) {
+    if (GV->isThreadLocal())
+      return ClSkipTLS ? Target::TLS : Target::Track;
+    return ClSkipGlobals ? Target::Global : Target::Track;
+  }
+  if (auto *II = dyn_cast<IntrinsicInst>(O))
+    if (II->getIntrinsicID() == Intrinsic::threadlocal_address)
+      return ClSkipTLS ? Target::TLS : Target::Track;
+  if (auto *AI = dyn_cast<AllocaInst>(O)) {
+    if (!ClSkipStack)
+      return Target::Track;
+    auto [It, New] = Escapes.try_emplace(AI, false);
+    if (New)
+      It->second = PointerMayBeCaptured(AI, /*ReturnCaptures=*/true, /*StoreCaptures=*/true);
+    return It->second ? Target::Track : Target::Stack;
+  }
+  return Target::Track;
+}
+
+Target Instrumenter::classify(Value *Ptr) {
+  if (Ptr->getType()->getPointerAddressSpace() != 0)
+    return ClSkipAddrSpace ? Target::AddrSpace : Target::Track;
+  SmallVector<const Value *, 4> Objects;
+  getUnderlyingObjects(Ptr, Objects);
+  if (Objects.empty())
+    return Target::Track;
+  // Skip only if every object the pointer may be based on is skippable; report the most specific.
+  Target Result = Target::Stack;
+  for (const Value *O : Objects) {
+    Target T = classifyObject(O);
+    if (T == Target::Track)
+      return Target::Track;
+    if (T == Target::TLS || (T == Target::Global && Result != Target::TLS))
+      Result = T;
+  }
+  return Result;
+}
+
+// Counts and returns true if the write through Ptr needs no hook.
+bool Instrumenter::skip(Value *Ptr) {
+  switch (classify(Ptr)) {
+  case Target::Track: return false;
+  case Target::Stack: count(CSkipStack); return true;
+  case Target::Global: count(CSkipGlobal); return true;
+  case Target::TLS: count(CSkipTLS); return true;
+  case Target::AddrSpace: count(CSkipAddrSpace); return true;
+  }
+  llvm_unreachable("bad Target");
+}
+
+void Instrumenter::collect(Function &F, SmallVectorImpl<Site> &Sites) {
+  auto &TLI = FAM.getResult<TargetLibraryAnalysis>(F);
+  for (BasicBlock &BB : F) {
+    for (Instruction &I : BB) {
+      if (auto *SI = dyn_cast<StoreInst>(&I)) {
+        if (!skip(SI->getPointerOperand()))
+          Sites.push_back({&I, CStore, SI->getPointerOperand(),
+                           constLen(DL.getTypeStoreSize(SI->getValueOperand()->getType()))});
+        continue;
+      }
+      if (auto *RMW = dyn_cast<AtomicRMWInst>(&I)) {
+        if (ClAtomics && !skip(RMW->getPointerOperand()))
+          Sites.push_back({&I, CAtomic, RMW->getPointerOperand(),
+                           constLen(DL.getTypeStoreSize(RMW->getValOperand()->getType()))});
+        continue;
+      }
+      if (auto *CX = dyn_cast<AtomicCmpXchgInst>(&I)) {
+        if (ClAtomics && !skip(CX->getPointerOperand()))
+          Sites.push_back({&I, CAtomic, CX->getPointerOperand(),
+                           constLen(DL.getTypeStoreSize(CX->getNewValOperand()->getType()))});
+        continue;
+      }
+      auto *CB = dyn_cast<CallBase>(&I);
+      if (!CB || !CB->mayWriteToMemory())
+        continue;
+      if (CB->isInlineAsm()) {
+        count(CUnhandled);
+        continue;
+      }
+      if (auto *MI = dyn_cast<AnyMemIntrinsic>(CB)) {
+        if (ClMemIntrinsics && !skip(MI->getRawDest()))
+          Sites.push_back({&I, CMemIntrinsic, MI->getRawDest(), valueLen(MI->getLength())});
+        continue;
+      }
+      if (auto *II = dyn_cast<IntrinsicInst>(CB)) {
+        switch (II->getIntrinsicID()) {
+        case Intrinsic::masked_store:        // (value, ptr, align, mask)
+        case Intrinsic::masked_compressstore: // (value, ptr, mask)
+        case Intrinsic::vp_store: {          // (value, ptr, mask, evl)
+          // The whole vector's width: a superset of the lanes the mask enables.
+          Value *P = II->getArgOperand(1);
+          if (!skip(P))
+            Sites.push_back({&I, CMasked, P,
+                             constLen(DL.getTypeStoreSize(II->getArgOperand(0)->getType()))});
+          break;
+        }
+        case Intrinsic::masked_scatter: // (value, <N x ptr>, align, mask)
+        case Intrinsic::vp_scatter: {   // (value, <N x ptr>, mask, evl)
+          Value *Ptrs = II->getArgOperand(1);
+          if (isa<ScalableVectorType>(Ptrs->getType())) {
+            count(CUnhandled);
+            break;
+          }
+          if (!skip(Ptrs))
+            Sites.push_back({&I, CMasked, Ptrs,
+                             constLen(DL.getTypeStoreSize(
+                                 cast<VectorType>(II->getArgOperand(0)->getType())
+                                     ->getElementType()))});
+          break;
+        }
+        case Intrinsic::lifetime_start: case Intrinsic::lifetime_end:
+        case Intrinsic::invariant_start: case Intrinsic::invariant_end:
+        case Intrinsic::assume: case Intrinsic::experimental_noalias_scope_decl:
+        case Intrinsic::prefetch: case Intrinsic::stacksave: case Intrinsic::stackrestore:
+        case Intrinsic::vastart: case Intrinsic::vaend: case Intrinsic::vacopy:
+        case Intrinsic::trap: case Intrinsic::debugtrap: case Intrinsic::sideeffect:
+        case Intrinsic::pseudoprobe: case Intrinsic::threadlocal_address:
+        case Intrinsic::donothing: case Intrinsic::ubsantrap:
+          break; // write nothing a program can see (va_list is a stack object)
+        default:
+          if (!II->onlyAccessesInaccessibleMemory())
+            count(CUnhandled);
+          break;
+        }
+        continue;
+      }
+      Function *Callee = CB->getCalledFunction();
+      if (!Callee || !Callee->isDeclaration())
+        continue; // instrumented where it is defined, or (indirect call) wherever it is compiled
+      if (ClAtomics) {
+        if (auto AC = atomicLibCall(Callee->getName())) {
+          if (CB->arg_size() > unsigned(std::max(AC->Dest, AC->SizeArg)) &&
+              CB->getArgOperand(AC->Dest)->getType()->isPointerTy() &&
+              !skip(CB->getArgOperand(AC->Dest))) {
+            auto Len = AC->SizeArg >= 0 ? valueLen(CB->getArgOperand(AC->SizeArg))
+                                        : constLen(TypeSize::getFixed(AC->Size));
+            Sites.push_back({&I, CAtomic, CB->getArgOperand(AC->Dest), Len});
+          }
+          continue;
+        }
+      }
+      LibFunc LF;
+      if (!ClLibCalls || !TLI.getLibFunc(*Callee, LF))
+        continue;
+      std::optional<LibWrite> W = libWrite(LF);
+      if (!W)
+        continue;
+      Value *Dest = CB->getArgOperand(W->Dest);
+      if (skip(Dest))
+        continue;
+      std::function<Value *(IRBuilder<> &)> Len;
+      if (W->StrlenAfter) {
+        Len = [this, Dest](IRBuilder<> &B) {
+          if (!Strlen)
+            Strlen = M.getOrInsertFunction(
+                "strlen", AttributeList().addFnAttribute(Ctx, Attribute::NoUnwind), IntPtrTy,
+                PtrTy);
+          CallInst *N = B.CreateCall(Strlen, {Dest});
+          return B.CreateAdd(N, ConstantInt::get(IntPtrTy, 1));
+        };
+      } else if (W->LenMul >= 0) {
+        Value *A = CB->getArgOperand(W->Len), *C = CB->getArgOperand(W->LenMul);
+        Len = [this, A, C](IRBuilder<> &B) {
+          return B.CreateMul(B.CreateZExtOrTrunc(A, IntPtrTy), B.CreateZExtOrTrunc(C, IntPtrTy));
+        };
+      } else {
+        Len = valueLen(CB->getArgOperand(W->Len));
+      }
+      Sites.push_back({&I, CLibCall, Dest, Len});
+    }
+  }
+}
+
+void Instrumenter::instrument(Site &S) {
+  Instruction *I = S.I;
+  BasicBlock::iterator Pt;
+  if (auto *Inv = dyn_cast<InvokeInst>(I)) {
+    BasicBlock *Normal = SplitEdge(Inv->getParent(), Inv->getNormalDest());
+    Pt = Normal->getFirstInsertionPt();
+  } else if (isa<CallBrInst>(I) ||
+             (isa<CallInst>(I) && cast<CallInst>(I)->isMustTailCall())) {
+    count(CUnhandled); // nothing may follow a musttail call but ret
+    return;
+  } else {
+    Pt = std::next(I->getIterator());
+  }
+  count(S.Kind);
+  if (auto *VT = dyn_cast<FixedVectorType>(S.Addr->getType())) {
+    // A scatter: one hook per lane. Disabled lanes may hold poison pointers; freeze them so the
+    // range check never branches on poison (their hooks mark nothing, or a harmless extra line).
+    IRBuilder<> B(I->getParent(), Pt);
+    SmallVector<Value *, 8> Lanes;
+    for (unsigned L = 0; L < VT->getNumElements(); ++L)
+      Lanes.push_back(B.CreateFreeze(B.CreateExtractElement(S.Addr, L), "snap.lane"));
+    for (Value *Lane : Lanes) // each hook goes before Pt, which stays the scatter's successor
+      emitHook(Pt, I->getDebugLoc(), Lane, S.Len);
+    return;
+  }
+  emitHook(Pt, I->getDebugLoc(), S.Addr, S.Len);
+}
+
+// Inserts the inline snap_hook_store(Addr, Len) before Pt (see the banner for the IR).
+void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value *Addr,
+                           const std::function<Value *(IRBuilder<> &)> &Len) {
+  MDBuilder MDB(Ctx);
+  Align PtrAlign = DL.getPointerABIAlignment(0);
+  IRBuilder<> B(Pt->getParent(), Pt);
+  B.SetCurrentDebugLocation(Loc);
+  auto AtomicLoad = [&](Type *Ty, Value *P, AtomicOrdering O, const Twine &Name) {
+    LoadInst *L = B.CreateAlignedLoad(Ty, P, Ty == Int64Ty ? Align(8) : PtrAlign, Name);
+    L->setAtomic(O);
+    markOurs(L);
+    return L;
+  };
+  if (Addr->getType()->getPointerAddressSpace() != 0) // only with -snapshot-skip-other-addrspace=false
+    Addr = B.CreateAddrSpaceCast(Addr, PtrTy);
+  Value *A = B.CreatePtrToInt(Addr, IntPtrTy, "snap.addr");
+  // Acquire on the length, as the C hook does: the arena's bounds are read after it is published.
+  Value *ArenaLenV = AtomicLoad(IntPtrTy, ArenaLen, AtomicOrdering::Acquire, "snap.arena.len");
+  Value *ArenaLoV = AtomicLoad(IntPtrTy, ArenaLo, AtomicOrdering::Monotonic, "snap.arena.lo");
+  Value *Rel = B.CreateSub(A, ArenaLoV, "snap.rel");
+  Value *In = B.CreateICmpULT(Rel, ArenaLenV, "snap.in");
+  Instruction *Term =
+      SplitBlockAndInsertIfThen(In, Pt, /*Unreachable=*/false, MDB.createUnlikelyBranchWeights());
+  BasicBlock *InArena = Term->getParent();
+  BasicBlock *Cont = Term->getSuccessor(0);
+  InArena->setName("snap.in_arena");
+  B.SetInsertPoint(Term);
+  Value *N = Len(B);
+  if (!ClInlineBitTest) {
+    markOurs(B.CreateCall(TrackSlow, {Addr, N}));
+    return;
+  }
+  Function *F = InArena->getParent();
+  BasicBlock *Test = BasicBlock::Create(Ctx, "snap.test", F, Cont);
+  BasicBlock *Slow = BasicBlock::Create(Ctx, "snap.slow", F, Cont);
+
+  Value *Slots = AtomicLoad(PtrTy, ArenaSlots, AtomicOrdering::Monotonic, "snap.slots");
+  Value *Slot = B.CreateGEP(SlotTy, Slots, B.CreateLShr(Rel, SnapSlotShift), "snap.slot");
+  Value *Dirty = AtomicLoad(PtrTy, B.CreateStructGEP(SlotTy, Slot, 2), AtomicOrdering::Monotonic,
+                            "snap.dirty");
+  Value *Base = AtomicLoad(IntPtrTy, B.CreateStructGEP(SlotTy, Slot, 0),
+                           AtomicOrdering::Monotonic, "snap.base");
+  Value *Size = AtomicLoad(Int64Ty, B.CreateStructGEP(SlotTy, Slot, 1), AtomicOrdering::Monotonic,
+                           "snap.size");
+  Value *Off = B.CreateSub(A, Base, "snap.off");
+  // One line, inside the region, bitmap present. "len <= 64 - (off & 63)" cannot overflow.
+  Value *Room = B.CreateSub(ConstantInt::get(IntPtrTy, 64),
+                            B.CreateAnd(Off, ConstantInt::get(IntPtrTy, 63)));
+  Value *OneLine = B.CreateAnd(
+      B.CreateAnd(B.CreateIsNotNull(Dirty), B.CreateICmpULE(N, Room)),
+      B.CreateICmpULT(Off, Size), "snap.one_line");
+  B.CreateCondBr(OneLine, Test, Slow, MDB.createLikelyBranchWeights());
+  Term->eraseFromParent();
+
+  B.SetInsertPoint(Test);
+  Value *Line = B.CreateLShr(Off, SnapLineShift, "snap.line");
+  Value *WordP = B.CreateGEP(Int64Ty, Dirty, B.CreateLShr(Line, 6));
+  Value *Word = AtomicLoad(Int64Ty, WordP, AtomicOrdering::Monotonic, "snap.word");
+  Value *Bit = B.CreateShl(ConstantInt::get(Int64Ty, 1),
+                           B.CreateZExtOrTrunc(B.CreateAnd(Line, ConstantInt::get(IntPtrTy, 63)),
+                                               Int64Ty));
+  Value *Marked = B.CreateIsNotNull(B.CreateAnd(Word, Bit), "snap.marked");
+  B.CreateCondBr(Marked, Cont, Slow, MDB.createLikelyBranchWeights());
+
+  B.SetInsertPoint(Slow);
+  markOurs(B.CreateCall(TrackSlow, {Addr, N}));
+  B.CreateBr(Cont);
+}
+
+void Instrumenter::printStats() {
+  uint64_t Instrumented = 0, Skipped = 0;
+  for (int C = CStore; C <= CLibCall; ++C)
+    Instrumented += Counts[C];
+  for (int C = CSkipStack; C <= CSkipAddrSpace; ++C)
+    Skipped += Counts[C];
+  errs() << "snapshot-instrument: module " << M.getModuleIdentifier()
+         << ": instrumented " << Instrumented << ", skipped " << Skipped;
+  for (int C = 0; C < NumCounters; ++C)
+    errs() << ", " << CounterNames[C] << " " << Counts[C];
+  errs() << "\n";
+}
+
+bool Instrumenter::run() {
+  if (!ClEnable)
+    return false;
+  findAnnotated(M, Annotated);
+  SmallVector<Function *, 32> Funcs;
+  for (Function &F : M)
+    if (!excluded(F))
+      Funcs.push_back(&F);
+  bool Changed = false;
+  for (Function *F : Funcs) {
+    SmallVector<Site, 32> Sites;
+    Escapes.clear();
+    collect(*F, Sites);
+    if (!Sites.empty() && !SlotTy)
+      declareRuntime();
+    for (Site &S : Sites)
+      instrument(S);
+    F->addFnAttr("snapshot-instrumented");
+    Changed = true;
+  }
+  if (ClPrintStats)
+    printStats();
+  return Changed;
+}
+
+struct SnapshotInstrumentPass : PassInfoMixin<SnapshotInstrumentPass> {
+  PreservedAnalyses run(Module &M, ModuleAnalysisManager &MAM) {
+    auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+    if (!Instrumenter(M, FAM).run())
+      return PreservedAnalyses::all();
+    return PreservedAnalyses::none();
+  }
+  static bool isRequired() { return true; } // instrument optnone / -O0 code too
+};
+
+} // namespace
+
+extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
+  return {LLVM_PLUGIN_API_VERSION, "SnapshotInstrument", LLVM_VERSION_STRING,
+          [](PassBuilder &PB) {
+            // So that -print-pipeline-passes prints a pipeline that can be parsed back.
+            if (PassInstrumentationCallbacks *PIC = PB.getPassInstrumentationCallbacks())
+              PIC->addClassToPassName(SnapshotInstrumentPass::name(), "snapshot-instrument");
+            PB.registerOptimizerLastEPCallback([](ModulePassManager &MPM, OptimizationLevel) {
+              MPM.addPass(SnapshotInstrumentPass());
+            });
+            PB.registerPipelineParsingCallback(
+                [](StringRef Name, ModulePassManager &MPM, ArrayRef<PassBuilder::PipelineElement>) {
+                  if (Name != "snapshot-instrument")
+                    return false;
+                  MPM.addPass(SnapshotInstrumentPass());
+                  return true;
+                });
+          }};
+}
