@@ -130,6 +130,11 @@ static void json_error(int err)
     putchar('}');
 }
 
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static const char *json_bool(int b)
 {
     return b ? "true" : "false";
@@ -249,7 +254,7 @@ static void look_free(struct look *L)
     free(L->log_path);
 }
 
-/* Area offset and epoch of the record where the chain stopped. */
+/* Epoch of the record where the chain stopped (the first one not in it). */
 static uint64_t stop_epoch(const struct look *L)
 {
     return L->lh.base_epoch + L->chain.records;
@@ -347,8 +352,9 @@ static void print_state(const struct look *L)
         printf("            committed data size %" PRIu64 " bytes, record area %" PRIu64 " bytes\n",
                h->data_size, h->area_size);
         if (c->records)
-            printf("chain       %" PRIu64 " records, epochs %" PRIu64 "..%" PRIu64 ", %" PRIu64
+            printf("chain       %" PRIu64 " record%s, epochs %" PRIu64 "..%" PRIu64 ", %" PRIu64
                    " payload bytes, ends at area offset %" PRIu64 ", torn tail: %s\n", c->records,
+                   plural(c->records),
                    c->first_epoch, c->last_epoch, c->payload, c->end_off,
                    c->torn_tail ? "yes" : "no");
         else
@@ -414,8 +420,9 @@ static void judge(const struct look *L, struct verdict *v)
     if (c->records) {
         v->action = "replay";
         snprintf(v->summary, sizeof v->summary,
-                 "would replay %" PRIu64 " records (epochs %" PRIu64 "..%" PRIu64
-                 "), set data size to %" PRIu64 "%s", c->records, c->first_epoch, c->last_epoch,
+                 "would replay %" PRIu64 " record%s (epochs %" PRIu64 "..%" PRIu64
+                 "), set data size to %" PRIu64 "%s", c->records, plural(c->records),
+                 c->first_epoch, c->last_epoch,
                  c->data_size, resize);
     } else if (v->resize) {
         v->action = "resize"; /* growth that never committed */
@@ -524,8 +531,9 @@ static int cmd_recover(const char *path, int json)
         if (rc == SNAP_E_CORRUPT)
             fprintf(stderr, "run 'snapshot verify %s' for details\n", path);
     } else if (replayed) {
-        printf("recovered %s: replayed %" PRIu64 " records (epochs %" PRIu64 "..%" PRIu64
-               "); committed size %" PRIu64 " bytes\n", path, replayed, first, last, st.size);
+        printf("recovered %s: replayed %" PRIu64 " record%s (epochs %" PRIu64 "..%" PRIu64
+               "); committed size %" PRIu64 " bytes\n", path, replayed, plural(replayed), first,
+               last, st.size);
     } else {
         printf("recovered %s: nothing to replay; committed size %" PRIu64 " bytes\n", path,
                st.size);
