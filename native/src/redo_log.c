@@ -151,6 +151,36 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     return 0;
 }
 
+/* Is there, at or after area offset `from`, a record header of this log with an epoch above
+ * `epoch`? Such a record was written after record `epoch` committed (invariant 4 in commit.c), so a
+ * chain that ends at `epoch` lost a committed record to damage. Headers are looked for at every
+ * 64-byte offset, so a damaged length field cannot hide the successor. */
+static int later_record_exists(struct snap_backend *b, const struct snap_log_header *lh,
+                               uint64_t from, uint64_t epoch, uint8_t *buf, size_t cap, int *found)
+{
+    const size_t hdr = sizeof(struct snap_rec_header);
+    *found = 0;
+    for (uint64_t pos = (from + SNAP_REC_ALIGN - 1) & ~(uint64_t)(SNAP_REC_ALIGN - 1);
+         pos + hdr <= lh->area_size;) {
+        size_t len = lh->area_size - pos < cap ? (size_t)(lh->area_size - pos) : cap;
+        int rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + pos, buf, len);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i + hdr <= len; i += SNAP_REC_ALIGN) {
+            const struct snap_rec_header *h = (const struct snap_rec_header *)(buf + i);
+            if (h->magic == SNAP_REC_MAGIC && h->log_id == lh->log_id && h->epoch > epoch &&
+                h->version == SNAP_LOG_VERSION && h->header_crc == rec_header_crc(h)) {
+                *found = 1;
+                return 0;
+            }
+        }
+        if (len < cap)
+            break;
+        pos += len - SNAP_REC_ALIGN; /* the last slot's header may run into the next chunk */
+    }
+    return 0;
+}
+
 int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap_rec_visit_fn visit,
                   void *arg, struct snap_log_chain *out)
 {
@@ -167,8 +197,10 @@ int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap
         if (rc)
             break;
         enum snap_rec_check st = snap_rec_check_header(&h, lh, epoch, off);
-        if (st == SNAP_REC_NOT_A_RECORD)
+        if (st == SNAP_REC_NOT_A_RECORD) {
+            c.torn_tail = h.magic == SNAP_REC_MAGIC && h.log_id == lh->log_id && h.epoch == epoch;
             break;
+        }
         if (st == SNAP_REC_OK) {
             if (h.total > cap) {
                 uint8_t *nb = realloc(buf, h.total);
@@ -188,15 +220,6 @@ int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap
                 st = SNAP_REC_TORN_BODY;
         }
         if (st == SNAP_REC_TORN_BODY) {
-            /* Record k+1 is written only after record k's barrier (invariant 4 in commit.c), so a
-             * damaged record followed by its successor was committed once: that is corruption. */
-            struct snap_rec_header next;
-            uint64_t noff = off + h.total;
-            if (h.total >= sizeof h && h.total % SNAP_REC_ALIGN == 0 &&
-                noff + sizeof next <= lh->area_size &&
-                snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + noff, &next, sizeof next) == 0 &&
-                snap_rec_check_header(&next, lh, epoch + 1, noff) == SNAP_REC_OK)
-                rc = SNAP_E_CORRUPT;
             c.torn_tail = 1;
             break;
         }
@@ -208,6 +231,14 @@ int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap
         c.payload += h.payload;
         off += h.total;
         epoch++;
+    }
+    if (!rc) {
+        /* The chain ended: a torn last record or the end of the log, unless a later record
+         * exists — then a committed record in between was damaged. */
+        int later;
+        rc = later_record_exists(b, lh, off + SNAP_REC_ALIGN, epoch, buf, cap, &later);
+        if (!rc && later)
+            rc = SNAP_E_CORRUPT;
     }
     c.end_off = off;
     free(buf);

@@ -98,7 +98,7 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         oflags |= O_CREAT | ((o->flags & SNAP_EXCL) ? O_EXCL : 0);
     int dfd = open(path, oflags, o->mode ? o->mode : 0644);
     if (dfd < 0)
-        return -errno;
+        return errno == EISDIR ? SNAP_E_NOTFILE : -errno;
     int rc, lfd = -1, created = 0;
     char *log_path = NULL;
     struct stat st;
@@ -259,6 +259,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     r->st_recovered = rec.replayed;
     uint64_t want = o->max_size > rec.size ? o->max_size : rec.size;
     r->reserve = snap_arena_round(want);
+    r->max_size = o->max_size ? want : r->reserve;
     rc = snap_arena_alloc(r, r->reserve, &r->base);
     if (rc)
         goto fail_files;
@@ -333,7 +334,7 @@ int snap_grow(snap_region *r, uint64_t new_size)
         rc = r->state == SNAP_STATE_PANIC ? SNAP_E_PANIC : SNAP_E_CLOSED;
     else if (new_size < old)
         rc = SNAP_E_INVAL;
-    else if (new_size > r->reserve)
+    else if (new_size > r->max_size)
         rc = SNAP_E_NOSPACE;
     else if (new_size > old) {
         rc = snap_be_resize(r->be, SNAP_DATA, new_size); /* invariant 7 */

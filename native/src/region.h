@@ -26,7 +26,8 @@ struct snap_region {
     int lock_fd; /* data file descriptor holding the flock; -1 for the simulator */
 
     uintptr_t base;   /* DRAM copy, inside the arena */
-    uint64_t reserve; /* arena bytes reserved (max_size rounded to slots) */
+    uint64_t reserve;  /* arena bytes reserved (max_size rounded to slots) */
+    uint64_t max_size; /* snap_grow() limit: max_size asked for, or the reserve if none */
     uint64_t size;    /* current size; atomic; changed only by snap_grow() under mu */
     uint64_t mapped;  /* bytes of the DRAM copy mapped (size rounded up to pages) */
     struct snap_dirty_map dirty;
