@@ -17,6 +17,8 @@
  * disjoint and inside data_size, and the body CRC (runs and data) checks. The *chain* is the maximal
  * sequence of valid records starting at area offset 0 with epoch base_epoch, each following the
  * previous one at offset + total with epoch + 1. See commit.c for why this is the committed set.
+ * If a record of this log with a later epoch than the chain's end exists further on, a committed
+ * record was damaged: the walk reports SNAP_E_CORRUPT instead of ending the chain silently.
  */
 #ifndef SNAPSHOT_REDO_LOG_H
 #define SNAPSHOT_REDO_LOG_H
