@@ -273,6 +273,14 @@ int main(int argc, char **argv)
     EXPECT(0, "inspect", path, "--json", "\"records\":2", "\"torn_tail\":true", "\"error\":null");
     cases++;
 
+    /* A damaged header in the middle of the chain hides its record, but not the later ones: that is
+     * corruption too, not a torn tail. */
+    flip_byte(log_path, rec[1] + 8);
+    EXPECT(1, "verify", path, NULL, "SNAP_E_CORRUPT", "epoch 5");
+    flip_byte(log_path, rec[1] + 8); /* undone */
+    EXPECT(0, "verify", path, NULL, "would replay 2 records");
+    cases++;
+
     /* A damaged record followed by a valid one is corruption: verify says so, exit 1; recover
      * refuses; neither changes a byte. */
     flip_byte(log_path, rec[0] + body);

@@ -315,10 +315,9 @@ static void print_error(const struct look *L)
     }
     printf("error       %s: %s\n", err_name(L->err), snap_strerror(L->err));
     if (L->err == SNAP_E_CORRUPT && L->walked && L->walk_rc == SNAP_E_CORRUPT)
-        printf("            the record at log offset %" PRIu64 " (epoch %" PRIu64
-               ") is damaged, yet the next record (epoch %" PRIu64
-               ") is valid: a committed record was damaged\n",
-               (uint64_t)SNAP_LOG_AREA_OFF + L->chain.end_off, stop_epoch(L), stop_epoch(L) + 1);
+        printf("            the chain stops at log offset %" PRIu64 " (record epoch %" PRIu64
+               " missing or damaged), yet a later record of this log exists: a committed record "
+               "was damaged\n", (uint64_t)SNAP_LOG_AREA_OFF + L->chain.end_off, stop_epoch(L));
     else if (L->err == SNAP_E_TRUNCATED)
         printf("            the data file has %" PRIu64 " bytes; the log committed %" PRIu64 "\n",
                L->data_bytes, L->lh.data_size);
