@@ -50,7 +50,7 @@ int snap_backend_map_file_private(int fd, void *addr, uint64_t off, size_t len)
     uint64_t end = ((uint64_t)st.st_size + mask) & ~mask;
     if (off > end || len > end - off)
         return SNAP_E_RANGE;
-    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)off);
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
     if (p == MAP_FAILED) {
         int rc = -errno;
         /* A failed MAP_FIXED may already have removed the old mapping; put the reservation back so

@@ -175,7 +175,9 @@ static int pmem_write(struct snap_backend *b, int which, uint64_t off, const voi
     if ((rc = map_file(p)) != 0)
         return rc;
     if (p->is_pmem)
-        pmem_memcpy_nodrain(p->addr + off, buf, len); /* flushed now, ordered by the barrier */
+        /* Non-temporal stores: no read-for-ownership of the destination and no clwb per line;
+         * the barrier (pmem_drain) orders them. */
+        pmem_memcpy(p->addr + off, buf, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
     else
         memcpy(p->addr + off, buf, len); /* page cache: written back by the barrier's fdatasync */
     return 0;
