@@ -84,7 +84,9 @@ function(snapshot_instrument target)
     target_compile_options(${target} PRIVATE "$<$<COMPILE_LANGUAGE:C,CXX>:${flag}>")
   endforeach()
 
-  # Recompile the target's sources when the plugin changes.
+  # Recompile the target's sources when the plugin changes. (OBJECT_DEPENDS is a property of the
+  # source file: another target of the same directory compiling the same file without the plugin
+  # gets the dependency too, and with Makefiles needs add_dependencies(<it> snapshot-pass).)
   get_target_property(srcs ${target} SOURCES)
   get_target_property(srcdir ${target} SOURCE_DIR)
   foreach(src ${srcs})

@@ -112,6 +112,12 @@ static cl::opt<bool> ClInlineBitTest(
     "snapshot-inline-bit-test", cl::init(true), cl::Hidden,
     cl::desc("Inline the slot lookup and line-bit test (false: call snap_track_slow for every "
              "in-arena store)"));
+static cl::opt<bool> ClMergeStores(
+    "snapshot-merge-stores", cl::init(true), cl::Hidden,
+    cl::desc("One hook for plain stores to a common base in a basic block, with nothing between "
+             "them that may synchronize (a call, an atomic, a fence)"));
+static cl::opt<unsigned> ClMergeSpan("snapshot-merge-span", cl::init(64), cl::Hidden,
+                                     cl::desc("Largest range, in bytes, one merged hook covers"));
 static cl::opt<bool> ClPrintStats("snapshot-stats", cl::init(false), cl::Hidden,
                                   cl::desc("Print the pass's counters to stderr for each module"));
 
@@ -128,19 +134,23 @@ STATISTIC(NumSkippedGlobal, "stores skipped: global variable");
 STATISTIC(NumSkippedTLS, "stores skipped: thread-local variable");
 STATISTIC(NumSkippedAddrSpace, "stores skipped: address space other than 0");
 STATISTIC(NumUnhandled, "writes the pass cannot instrument (inline asm, unknown intrinsics)");
+STATISTIC(NumHooks, "hooks inserted");
+STATISTIC(NumMerged, "stores tracked by the hook of a neighbouring store (-snapshot-merge-stores)");
 
 namespace {
 
 enum Counter {
   CStore, CAtomic, CMasked, CMemIntrinsic, CLibCall,
-  CSkipStack, CSkipGlobal, CSkipTLS, CSkipAddrSpace, CUnhandled, NumCounters
+  CSkipStack, CSkipGlobal, CSkipTLS, CSkipAddrSpace, CUnhandled, CHooks, CMerged, NumCounters
 };
 Statistic *const Stats[NumCounters] = {
     &NumStores,       &NumAtomics,       &NumMasked,     &NumMemIntrinsics,     &NumLibCalls,
-    &NumSkippedStack, &NumSkippedGlobal, &NumSkippedTLS, &NumSkippedAddrSpace, &NumUnhandled};
+    &NumSkippedStack, &NumSkippedGlobal, &NumSkippedTLS, &NumSkippedAddrSpace, &NumUnhandled,
+    &NumHooks,        &NumMerged};
 const char *const CounterNames[NumCounters] = {
     "stores",          "atomics",        "masked",      "memintrinsics",     "libcalls",
-    "skipped-stack",   "skipped-global", "skipped-tls", "skipped-addrspace", "unhandled"};
+    "skipped-stack",   "skipped-global", "skipped-tls", "skipped-addrspace", "unhandled",
+    "hooks",           "merged"};
 
 // Where a written pointer may point, as far as tracking is concerned.
 enum class Target { Track, Stack, Global, TLS, AddrSpace };
@@ -211,6 +221,33 @@ std::optional<AtomicCall> atomicLibCall(StringRef Name) {
   return AtomicCall{0, -1, Size};
 }
 
+// A write of Size bytes aligned to Alignment stays inside one 64-byte line (regions start on a slot
+// boundary, so an address's alignment is its offset's alignment).
+bool fitsOneLine(TypeSize Size, Align Alignment) {
+  if (Size.isScalable())
+    return false;
+  uint64_t N = Size.getFixedValue();
+  return N && isPowerOf2_64(N) && N <= 64 && Alignment.value() >= N;
+}
+
+// Whether I may order the stores before it with respect to another thread or to an msync: a call
+// (which may be snap_msync itself), an atomic or a fence. Hooks are never merged across one.
+bool mayOrderStores(const Instruction &I) {
+  if (isa<FenceInst>(I) || isa<AtomicRMWInst>(I) || isa<AtomicCmpXchgInst>(I))
+    return true;
+  if (auto *L = dyn_cast<LoadInst>(&I))
+    return !L->isUnordered();
+  if (auto *S = dyn_cast<StoreInst>(&I))
+    return !S->isUnordered();
+  if (auto *CB = dyn_cast<CallBase>(&I)) {
+    if (auto *II = dyn_cast<IntrinsicInst>(CB))
+      return !(II->isAssumeLikeIntrinsic() || II->doesNotAccessMemory() ||
+               isa<AnyMemIntrinsic>(II));
+    return true;
+  }
+  return false;
+}
+
 class Instrumenter {
 public:
   Instrumenter(Module &M, FunctionAnalysisManager &FAM)
@@ -222,10 +259,15 @@ public:
 
 private:
   struct Site {
-    Instruction *I;
+    Instruction *I;                              // the hook goes right after it
     Counter Kind;
     Value *Addr;                                 // pointer written (or vector of pointers)
     std::function<Value *(IRBuilder<> &)> Len;  // bytes written, evaluated at the hook
+    bool OneLine = false;                        // cannot span lines: size <= its alignment
+    // Plain stores merged under one hook: [Base + Lo, Base + Hi); I is the last of them.
+    Value *Base = nullptr;
+    int64_t Lo = 0, Hi = 0;
+    unsigned Stores = 1;
   };
 
   void declareRuntime();
@@ -240,7 +282,7 @@ private:
   bool skip(Value *Ptr);
   void instrument(Site &S);
   void emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value *Addr,
-                const std::function<Value *(IRBuilder<> &)> &Len);
+                const std::function<Value *(IRBuilder<> &)> &Len, bool OneLine);
   std::function<Value *(IRBuilder<> &)> constLen(TypeSize TS) {
     return [this, TS](IRBuilder<> &B) { return B.CreateTypeSize(IntPtrTy, TS); };
   }
@@ -362,23 +404,54 @@ bool Instrumenter::skip(Value *Ptr) {
 void Instrumenter::collect(Function &F, SmallVectorImpl<Site> &Sites) {
   auto &TLI = FAM.getResult<TargetLibraryAnalysis>(F);
   for (BasicBlock &BB : F) {
+    DenseMap<Value *, size_t> Open; // base pointer -> the Site of its stores since the last sync
     for (Instruction &I : BB) {
+      if (mayOrderStores(I))
+        Open.clear();
       if (auto *SI = dyn_cast<StoreInst>(&I)) {
-        if (!skip(SI->getPointerOperand()))
-          Sites.push_back({&I, CStore, SI->getPointerOperand(),
-                           constLen(DL.getTypeStoreSize(SI->getValueOperand()->getType()))});
+        Value *Ptr = SI->getPointerOperand();
+        if (skip(Ptr))
+          continue;
+        TypeSize TS = DL.getTypeStoreSize(SI->getValueOperand()->getType());
+        Site S{&I, CStore, Ptr, constLen(TS), fitsOneLine(TS, SI->getAlign())};
+        if (ClMergeStores && SI->isSimple() && !TS.isScalable()) {
+          int64_t Off = 0;
+          Value *Base = GetPointerBaseWithConstantOffset(Ptr, Off, DL);
+          int64_t End = Off + int64_t(TS.getFixedValue());
+          auto It = Open.find(Base);
+          if (It != Open.end()) {
+            Site &G = Sites[It->second];
+            int64_t Lo = std::min(G.Lo, Off), Hi = std::max(G.Hi, End);
+            if (Hi - Lo <= int64_t(ClMergeSpan)) { // one hook, after this store, for the group
+              G.I = &I;
+              G.Lo = Lo;
+              G.Hi = Hi;
+              G.Stores++;
+              count(CStore);
+              count(CMerged);
+              continue;
+            }
+          }
+          S.Base = Base;
+          S.Lo = Off;
+          S.Hi = End;
+          Open[Base] = Sites.size();
+        }
+        Sites.push_back(S);
         continue;
       }
       if (auto *RMW = dyn_cast<AtomicRMWInst>(&I)) {
+        TypeSize TS = DL.getTypeStoreSize(RMW->getValOperand()->getType());
         if (ClAtomics && !skip(RMW->getPointerOperand()))
-          Sites.push_back({&I, CAtomic, RMW->getPointerOperand(),
-                           constLen(DL.getTypeStoreSize(RMW->getValOperand()->getType()))});
+          Sites.push_back({&I, CAtomic, RMW->getPointerOperand(), constLen(TS),
+                           fitsOneLine(TS, RMW->getAlign())});
         continue;
       }
       if (auto *CX = dyn_cast<AtomicCmpXchgInst>(&I)) {
+        TypeSize TS = DL.getTypeStoreSize(CX->getNewValOperand()->getType());
         if (ClAtomics && !skip(CX->getPointerOperand()))
-          Sites.push_back({&I, CAtomic, CX->getPointerOperand(),
-                           constLen(DL.getTypeStoreSize(CX->getNewValOperand()->getType()))});
+          Sites.push_back({&I, CAtomic, CX->getPointerOperand(), constLen(TS),
+                           fitsOneLine(TS, CX->getAlign())});
         continue;
       }
       auto *CB = dyn_cast<CallBase>(&I);
@@ -496,6 +569,7 @@ void Instrumenter::instrument(Site &S) {
     Pt = std::next(I->getIterator());
   }
   count(S.Kind);
+  count(CHooks);
   if (auto *VT = dyn_cast<FixedVectorType>(S.Addr->getType())) {
     // A scatter: one hook per lane. Disabled lanes may hold poison pointers; freeze them so the
     // range check never branches on poison (their hooks mark nothing, or a harmless extra line).
@@ -504,15 +578,24 @@ void Instrumenter::instrument(Site &S) {
     for (unsigned L = 0; L < VT->getNumElements(); ++L)
       Lanes.push_back(B.CreateFreeze(B.CreateExtractElement(S.Addr, L), "snap.lane"));
     for (Value *Lane : Lanes) // each hook goes before Pt, which stays the scatter's successor
-      emitHook(Pt, I->getDebugLoc(), Lane, S.Len);
+      emitHook(Pt, I->getDebugLoc(), Lane, S.Len, S.OneLine);
+    for (size_t L = 1; L < Lanes.size(); ++L)
+      count(CHooks);
     return;
   }
-  emitHook(Pt, I->getDebugLoc(), S.Addr, S.Len);
+  if (S.Stores > 1) { // merged stores: one hook for their union
+    IRBuilder<> B(I->getParent(), Pt);
+    Value *Addr = S.Lo ? B.CreatePtrAdd(S.Base, ConstantInt::get(Int64Ty, S.Lo), "snap.group")
+                       : S.Base;
+    emitHook(Pt, I->getDebugLoc(), Addr, constLen(TypeSize::getFixed(S.Hi - S.Lo)), false);
+    return;
+  }
+  emitHook(Pt, I->getDebugLoc(), S.Addr, S.Len, S.OneLine);
 }
 
 // Inserts the inline snap_hook_store(Addr, Len) before Pt (see the banner for the IR).
 void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value *Addr,
-                           const std::function<Value *(IRBuilder<> &)> &Len) {
+                           const std::function<Value *(IRBuilder<> &)> &Len, bool OneLine) {
   MDBuilder MDB(Ctx);
   Align PtrAlign = DL.getPointerABIAlignment(0);
   IRBuilder<> B(Pt->getParent(), Pt);
@@ -555,23 +638,45 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   Value *Size = AtomicLoad(Int64Ty, B.CreateStructGEP(SlotTy, Slot, 1), AtomicOrdering::Monotonic,
                            "snap.size");
   Value *Off = B.CreateSub(A, Base, "snap.off");
-  // One line, inside the region, bitmap present. "len <= 64 - (off & 63)" cannot overflow.
-  Value *Room = B.CreateSub(ConstantInt::get(IntPtrTy, 64),
-                            B.CreateAnd(Off, ConstantInt::get(IntPtrTy, 63)));
-  Value *OneLine = B.CreateAnd(
-      B.CreateAnd(B.CreateIsNotNull(Dirty), B.CreateICmpULE(N, Room)),
-      B.CreateICmpULT(Off, Size), "snap.one_line");
-  B.CreateCondBr(OneLine, Test, Slow, MDB.createLikelyBranchWeights());
+  Value *Ok = B.CreateAnd(B.CreateIsNotNull(Dirty), B.CreateICmpULT(Off, Size));
+  Value *Last = nullptr;
+  if (!OneLine) {
+    // Several lines, all under one bitmap word (64 lines, 4 KiB): 1 <= len <= 4096 (so that
+    // off + len - 1 cannot overflow) and the first and last line in the same word.
+    Value *One = ConstantInt::get(IntPtrTy, 1);
+    Last = B.CreateAdd(Off, B.CreateSub(N, One), "snap.last");
+    Value *Fits = B.CreateICmpULT(B.CreateSub(N, One), ConstantInt::get(IntPtrTy, 4096));
+    Value *SameWord = B.CreateICmpEQ(B.CreateLShr(Off, SnapLineShift + 6),
+                                     B.CreateLShr(Last, SnapLineShift + 6));
+    if (auto *C = dyn_cast<ConstantInt>(Fits); !C || !C->isOne()) // true for a constant len
+      SameWord = B.CreateAnd(SameWord, Fits);
+    Ok = B.CreateAnd(Ok, SameWord);
+  }
+  Ok->setName("snap.fast");
+  B.CreateCondBr(Ok, Test, Slow, MDB.createLikelyBranchWeights());
   Term->eraseFromParent();
 
   B.SetInsertPoint(Test);
   Value *Line = B.CreateLShr(Off, SnapLineShift, "snap.line");
   Value *WordP = B.CreateGEP(Int64Ty, Dirty, B.CreateLShr(Line, 6));
   Value *Word = AtomicLoad(Int64Ty, WordP, AtomicOrdering::Monotonic, "snap.word");
-  Value *Bit = B.CreateShl(ConstantInt::get(Int64Ty, 1),
-                           B.CreateZExtOrTrunc(B.CreateAnd(Line, ConstantInt::get(IntPtrTy, 63)),
-                                               Int64Ty));
-  Value *Marked = B.CreateIsNotNull(B.CreateAnd(Word, Bit), "snap.marked");
+  Value *M63 = ConstantInt::get(IntPtrTy, 63);
+  Value *FirstBit = B.CreateZExtOrTrunc(B.CreateAnd(Line, M63), Int64Ty);
+  Value *Marked;
+  if (OneLine) {
+    Marked = B.CreateIsNotNull(B.CreateAnd(Word, B.CreateShl(ConstantInt::get(Int64Ty, 1), FirstBit)),
+                               "snap.marked");
+  } else {
+    // Bits first..last of the word: all set?
+    Value *LastBit = B.CreateZExtOrTrunc(
+        B.CreateAnd(B.CreateLShr(Last, SnapLineShift), M63), Int64Ty);
+    Value *AllOnes = ConstantInt::getAllOnesValue(Int64Ty);
+    Value *Mask = B.CreateAnd(B.CreateShl(AllOnes, FirstBit),
+                              B.CreateLShr(AllOnes, B.CreateSub(ConstantInt::get(Int64Ty, 63),
+                                                                LastBit)),
+                              "snap.mask");
+    Marked = B.CreateICmpEQ(B.CreateAnd(Word, Mask), Mask, "snap.marked");
+  }
   B.CreateCondBr(Marked, Cont, Slow, MDB.createLikelyBranchWeights());
 
   B.SetInsertPoint(Slow);

@@ -50,10 +50,16 @@ long local_only(int n) {
 // CHECK-NOT: snap_track_slow
 // CHECK: ret i64
 
-// A loop the vectoriser turns into 32-byte vector stores (AVX2): tracked per vector.
+// A loop the vectoriser turns into 32-byte vector stores (AVX2), interleaved by 4: one hook for
+// each pair of adjacent vectors (64 bytes), the second at +64.
 void scale(int *restrict d, const int *restrict s, int n) {
     for (int i = 0; i < n; i++) d[i] = s[i] * 3;
 }
 // AVX-LABEL: define {{.*}}void @scale(
 // AVX: store <8 x i32> {{.*}}, ptr [[P:%[0-9]+]], align 4
-// AVX: call void @snap_track_slow(ptr [[P]], i64 32)
+// AVX-NEXT: store <8 x i32> {{.*}}, ptr {{%[0-9]+}}, align 4
+// AVX: call void @snap_track_slow(ptr [[P]], i64 64)
+// AVX: store <8 x i32>
+// AVX-NEXT: store <8 x i32>
+// AVX: [[Q:%[0-9]+]] = getelementptr i8, ptr [[P]], i64 64
+// AVX: call void @snap_track_slow(ptr [[Q]], i64 64)

@@ -47,7 +47,8 @@ define void @dynamic_sizes(ptr %d, ptr %s, i64 %n, i32 %m) {
 }
 ; CHECK-LABEL: define void @dynamic_sizes(
 ; CHECK: call void @llvm.memset.p0.i64(ptr %d, i8 0, i64 %n, i1 false)
-; CHECK: icmp ule i64 %n,
+; CHECK: [[NM1:%.*]] = sub i64 %n, 1
+; CHECK: icmp ult i64 {{%.*}}, 4096
 ; CHECK: call void @snap_track_slow(ptr %d, i64 %n)
 ; CHECK: call void @llvm.memcpy.p0.p0.i64(ptr %d, ptr %s, i64 %n, i1 false)
 ; CHECK: call void @snap_track_slow(ptr %d, i64 %n)

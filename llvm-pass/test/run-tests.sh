@@ -25,7 +25,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 pass=0; fail=0; failed=()
 for t in "${tests[@]}"; do
-  [ -f "$t" ] || continue
+  [ -f "$t" ] || { echo "run-tests: no such test: $t" >&2; fail=$((fail+1)); failed+=("$t"); continue; }
+  t=$(cd "$(dirname "$t")" && pwd)/$(basename "$t")
   name=$(basename "$t")
   # RUN: lines, with trailing-backslash continuations joined.
   mapfile -t cmds < <(sed -n 's/^.*RUN: *//p' "$t" | awk '{ if (sub(/\\$/, "")) { acc = acc $0 } else { print acc $0; acc = "" } }')

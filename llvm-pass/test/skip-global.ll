@@ -2,7 +2,7 @@
 ; never in the arena (an anonymous mapping). Constant globals and aliases too.
 ; RUN: opt -load-pass-plugin=%plugin -passes=snapshot-instrument -snapshot-stats -S %s 2>%t.stats | FileCheck %s
 ; RUN: FileCheck %s --check-prefix=STATS < %t.stats
-; RUN: opt -load-pass-plugin=%plugin -passes=snapshot-instrument -snapshot-skip-globals=false -S %s | FileCheck %s --check-prefix=NOSKIP
+; RUN: opt -load-pass-plugin=%plugin -passes=snapshot-instrument -snapshot-skip-globals=false -snapshot-merge-stores=false -S %s | FileCheck %s --check-prefix=NOSKIP
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"
 

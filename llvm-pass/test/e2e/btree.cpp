@@ -90,13 +90,13 @@ private:
         const uint32_t mid = (Order - 1) / 2;
         z->leaf = c->leaf;
         z->n = Order - 2 - mid;
-        std::copy(c->keys + mid + 1, c->keys + Order - 1, z->keys);
-        std::copy(c->vals + mid + 1, c->vals + Order - 1, z->vals);
+        std::copy(c->keys + (mid + 1), c->keys + (Order - 1), z->keys);
+        std::copy(c->vals + (mid + 1), c->vals + (Order - 1), z->vals);
         if (!c->leaf)
-            std::copy(c->child + mid + 1, c->child + Order, z->child);
-        std::copy_backward(p->child + i + 1, p->child + p->n + 1, p->child + p->n + 2);
-        std::copy_backward(p->keys + i, p->keys + p->n, p->keys + p->n + 1);
-        std::copy_backward(p->vals + i, p->vals + p->n, p->vals + p->n + 1);
+            std::copy(c->child + (mid + 1), c->child + Order, z->child);
+        std::copy_backward(p->child + (i + 1), p->child + (p->n + 1), p->child + (p->n + 2));
+        std::copy_backward(p->keys + i, p->keys + p->n, p->keys + (p->n + 1));
+        std::copy_backward(p->vals + i, p->vals + p->n, p->vals + (p->n + 1));
         p->child[i + 1] = zoff;
         p->keys[i] = c->keys[mid];
         p->vals[i] = c->vals[mid];
@@ -112,8 +112,8 @@ private:
                 return;
             }
             if (x->leaf) {
-                std::copy_backward(x->keys + i, x->keys + x->n, x->keys + x->n + 1);
-                std::copy_backward(x->vals + i, x->vals + x->n, x->vals + x->n + 1);
+                std::copy_backward(x->keys + i, x->keys + x->n, x->keys + (x->n + 1));
+                std::copy_backward(x->vals + i, x->vals + x->n, x->vals + (x->n + 1));
                 x->keys[i] = k;
                 x->vals[i] = v;
                 x->n++;

@@ -24,11 +24,11 @@ static void w_u8(char *d, uint64_t r) { *(uint8_t *)d = (uint8_t)r; }
 static void w_u16(char *d, uint64_t r) { *(uint16_t *)(d + 2) = (uint16_t)r; }
 static void w_u32(char *d, uint64_t r) { *(uint32_t *)(d + 4) = (uint32_t)r; }
 static void w_u64(char *d, uint64_t r) { *(uint64_t *)(d + 8) = r; }
-static void w_i128(char *d, uint64_t r) { *(__int128 *)(d + 16) = ((__int128)r << 64) | ~r; }
+static void w_i128(char *d, uint64_t r) { *(unsigned __int128 *)(d + 16) = ((unsigned __int128)r << 64) | ~r; }
 static void w_vec(char *d, uint64_t r) { *(v4i64 *)(d + 32) = (v4i64){(long long)r, 1, 2, (long long)~r}; }
 static void w_ldouble(char *d, uint64_t r) { *(long double *)(d + 16) = (long double)r / 3; }
 static void w_double(char *d, uint64_t r) { *(double *)(d + 8) = (double)r; }
-static void w_s24(char *d, uint64_t r) { *(struct s24 *)(d + 8) = (struct s24){(long)r, (long)r * 3, (long)r * 5}; }
+static void w_s24(char *d, uint64_t r) { *(struct s24 *)(d + 8) = (struct s24){(long)r, (long)(r * 3), (long)(r * 5)}; }
 static void w_s100(char *d, uint64_t r)
 {
     struct s100 s;
@@ -95,9 +95,9 @@ static void bump(uint64_t *p, uint64_t r) { *p += r; }
 static void w_callback(char *d, uint64_t r) { visit(d, r, bump); }
 static void w_loop(char *d, uint64_t r)
 {
-    int *a = (int *)(d + 128);
+    uint32_t *a = (uint32_t *)(d + 128);
     for (int i = 0; i < 256; i++)
-        a[i] = a[i] * 3 + (int)r;
+        a[i] = a[i] * 3 + (uint32_t)r;
 }
 
 static writer const writers[] = {
