@@ -23,24 +23,30 @@ cc=(clang-19 -O2 -march=x86-64-v2 -I"$root/native/include" "$here/btree_bench.c"
 stats=$(clang-19 -O2 -march=x86-64-v2 -I"$root/native/include" -fplugin="$plugin" -fpass-plugin="$plugin" \
         -mllvm -snapshot-stats -c "$here/btree_bench.c" -o /dev/null 2>&1)
 
-best() { # binary args... -> best ms of $reps runs
-  local b=
-  for _ in $(seq "$reps"); do
-    local ms; ms=$("$@" | awk '{print $4}')
-    if [ -z "$b" ] || awk -v a="$ms" -v b="$b" 'BEGIN{exit !(a<b)}'; then b=$ms; fi
+# Variants run in turn within each repetition, so that load from other processes hits all alike.
+variants=(plain inst inst_call "plain --heap" "inst --heap")
+declare -A best
+for _ in $(seq "$reps"); do
+  for v in "${variants[@]}"; do
+    read -r bin flag <<<"$v"
+    ms=$("$out/$bin" $flag "$inserts" | awk '{print $4}')
+    if [ -z "${best[$v]:-}" ] || awk -v a="$ms" -v b="${best[$v]}" 'BEGIN{exit !(a<b)}'; then best[$v]=$ms; fi
   done
-  echo "$b"
-}
-base=$(best "$out/plain" "$inserts")
-inst=$(best "$out/inst" "$inserts")
-call=$(best "$out/inst_call" "$inserts")
-heap_plain=$(best "$out/plain" --heap "$inserts")
-heap_inst=$(best "$out/inst" --heap "$inserts")
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
 echo "B-tree inserts: $inserts, best of $reps runs, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
-printf '  %-46s %9s ms\n' "region, not instrumented" "$base"
-printf '  %-46s %9s ms  %s\n' "region, instrumented (inline bit test)" "$inst" "$(ratio "$inst" "$base")"
-printf '  %-46s %9s ms  %s\n' "region, instrumented (-snapshot-inline-bit-test=false)" "$call" "$(ratio "$call" "$base")"
-printf '  %-46s %9s ms\n' "heap, not instrumented" "$heap_plain"
-printf '  %-46s %9s ms  %s\n' "heap, instrumented (range check only)" "$heap_inst" "$(ratio "$heap_inst" "$heap_plain")"
-echo "  static counts: ${stats#*: module *: }"
+printf '  %-56s %8s ms\n' "region, not instrumented" "${best[plain]}"
+printf '  %-56s %8s ms  %s\n' "region, instrumented" "${best[inst]}" "$(ratio "${best[inst]}" "${best[plain]}")"
+printf '  %-56s %8s ms  %s\n' "region, instrumented, -snapshot-inline-bit-test=false" "${best[inst_call]}" "$(ratio "${best[inst_call]}" "${best[plain]}")"
+printf '  %-56s %8s ms\n' "heap, not instrumented" "${best[plain --heap]}"
+printf '  %-56s %8s ms  %s\n' "heap, instrumented (the range check only)" "${best[inst --heap]}" "$(ratio "${best[inst --heap]}" "${best[plain --heap]}")"
+echo "  pass counts for btree_bench.c: ${stats#*: module *: }"
+# What a whole C code base looks like to the pass: libsnapshot's own sources (counted, not used).
+sum=$(for f in "$root"/native/src/*.c "$root"/native/src/backend/*.c; do
+        clang-19 -O2 -I"$root/native/include" -I"$root/native/src" -I"$root/native/src/backend" \
+          -fplugin="$plugin" -fpass-plugin="$plugin" -mllvm -snapshot-stats -c "$f" -o /dev/null 2>&1 |
+          grep '^snapshot-instrument:' || true
+      done | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { k = $(i-1); v = $i; sub(",", "", v); n[k] += v } }
+                  END { printf "instrumented %d, skipped %d (stack %d, global %d, tls %d), hooks %d, merged %d, unhandled %d",
+                        n["instrumented"], n["skipped"], n["skipped-stack"], n["skipped-global"], n["skipped-tls"], n["hooks"], n["merged"], n["unhandled"] }')
+echo "  pass counts for libsnapshot's C sources (static): $sum"

@@ -3,73 +3,82 @@
 //
 // WHAT IT INJECTS
 //   After every instruction that may write memory inside a Snapshot region (a store of any width,
-//   atomicrmw, cmpxchg, masked/VP stores and scatters, memset/memcpy/memmove intrinsics and the libc
-//   calls that write a caller's buffer), the inline fast path of snap_hook_store(addr, len) from
-//   native/include/snapshot_hook.h, with the store's true size (DataLayout store size; the length
-//   operand of a memory intrinsic, dynamic or not):
+//   atomicrmw, cmpxchg, masked/VP stores and scatters, memset/memcpy/memmove intrinsics, the libc
+//   calls that write a caller's buffer, libatomic calls), the fast path of snap_hook_store(addr,
+//   len) from native/include/snapshot_hook.h, inline, with the write's true size (the DataLayout
+//   store size; the length operand of a memory intrinsic, dynamic or not). For `*p = v` (i64):
 //
-//     store i128 %v, ptr %p, align 16                          ; the original store
+//     store i64 %v, ptr %p, align 8                               ; the original store
 //     %snap.addr = ptrtoint ptr %p to i64
 //     %snap.arena.len = load atomic i64, ptr @snap_arena_len acquire, align 8
 //     %snap.arena.lo = load atomic i64, ptr @snap_arena_lo monotonic, align 8
 //     %snap.rel = sub i64 %snap.addr, %snap.arena.lo
-//     %snap.in = icmp ult i64 %snap.rel, %snap.arena.len       ; one compare for any store outside
-//     br i1 %snap.in, label %snap.in_arena, label %cont, !prof !unlikely   ; the arena
-//   snap.in_arena:                                             ; find the slot, test the line's bit
-//     %slots = load atomic ptr, ptr @snap_arena_slots monotonic, align 8
-//     %slot = getelementptr { i64, i64, ptr }, ptr %slots, i64 (%snap.rel >> 30)
-//     ... load slot.dirty, slot.base, slot.size; off = addr - base;
-//     br (dirty != null && len <= 64 - (off & 63) && off < size), label %snap.test, label %snap.slow
-//   snap.test:
-//     %w = load atomic i64, ptr (dirty + 8 * (off >> 12)) monotonic
-//     br ((%w >> ((off >> 6) & 63)) & 1), label %cont, label %snap.slow   ; already marked: done
-//   snap.slow:
-//     call void @snap_track_slow(ptr %p, i64 16)               ; first store to the line, or spanning
+//     %snap.in = icmp ult i64 %snap.rel, %snap.arena.len          ; the only cost outside the arena
+//     br i1 %snap.in, label %snap.in_arena, label %cont, !prof !{1, 1048575}
+//   snap.in_arena:                                                ; the region's slot
+//     %snap.slots = load atomic ptr, ptr @snap_arena_slots monotonic, align 8
+//     %snap.slot = getelementptr { i64, i64, ptr }, ptr %snap.slots, i64 (%snap.rel >> 30)
+//     %snap.dirty, %snap.base, %snap.size = load atomic (monotonic) of the slot's three fields
+//     %snap.off = sub i64 %snap.addr, %snap.base
+//     %snap.fast = and (icmp ne ptr %snap.dirty, null), (icmp ult i64 %snap.off, %snap.size)
+//     br i1 %snap.fast, label %snap.test, label %snap.slow
+//   snap.test:                                                    ; the line's dirty bit
+//     %snap.word = load atomic i64, ptr (%snap.dirty + 8 * (%snap.off >> 12)) monotonic, align 8
+//     %snap.marked = icmp ne i64 (and %snap.word, (shl 1, ((%snap.off >> 6) & 63))), 0
+//     br i1 %snap.marked, label %cont, label %snap.slow           ; already marked: done
+//   snap.slow:                                                    ; first store to the line
+//     call void @snap_track_slow(ptr %p, i64 8)
 //     br label %cont
 //
-//   Cost: a store outside the arena pays two loads of hot globals, a subtraction, a compare and a
-//   not-taken branch; a store to an already-marked line adds five loads and a test, with no call; only
-//   the first store to a line (per commit) or a store spanning lines calls into libsnapshot.
-//   -snapshot-inline-bit-test=false keeps only the range check inline and calls snap_track_slow() for
-//   every in-arena store (smaller code, one call per in-arena store).
+//   A write that may span lines (unaligned, wider than its alignment, a memcpy) tests all its bits
+//   inline while its first and last lines share one bitmap word (64 lines = 4 KiB, len <= 4096):
+//   mask = (~0 << first) & (~0 >> (63 - last)); marked = (word & mask) == mask.
+//   Plain stores to one base pointer at constant offsets within 64 bytes, in one basic block with
+//   no call, atomic or fence between them, share one hook after the last, over their union.
 //
-// WHAT IT SKIPS (each counted by a STATISTIC, each with a knob to turn it off)
-//   - stores whose underlying objects are all non-escaping allocas (getUnderlyingObjects +
-//     PointerMayBeCaptured): the stack is never inside the arena;  -snapshot-skip-stack=false
-//   - stores to global variables (never inside the arena: the arena is an anonymous mapping);
+//   Cost: a store outside the arena pays two loads of hot globals, a subtraction, a compare and a
+//   not-taken branch — no call. A store inside the arena whose lines are already marked adds five
+//   loads and a test — no call. Only the first store to a line after each msync, or a write
+//   crossing a 4 KiB bitmap word, calls snap_track_slow() (which marks with atomic ORs).
+//   -snapshot-inline-bit-test=false keeps only the range check inline and calls snap_track_slow()
+//   for every in-arena store (less code, one call per in-arena store).
+//
+// WHAT IT SKIPS (each counted, each with a knob to turn the skip off)
+//   - writes whose underlying objects (getUnderlyingObjects, through phi/select) are all
+//     non-escaping allocas (PointerMayBeCaptured) or byval arguments;  -snapshot-skip-stack=false
+//   - writes to global variables (never inside the arena, an anonymous mapping);
 //     -snapshot-skip-globals=false
-//   - stores to thread-local globals, directly or through llvm.threadlocal.address;
+//   - writes to thread-local variables, named directly or through llvm.threadlocal.address;
 //     -snapshot-skip-tls=false
-//   - stores to address spaces other than 0;  -snapshot-skip-other-addrspace=false
+//   - writes to address spaces other than 0;  -snapshot-skip-other-addrspace=false
 //   - functions with __attribute__((disable_sanitizer_instrumentation)) or
 //     __attribute__((annotate("snapshot_no_instrument"))).
-//   Writes it cannot see (inline assembly, unknown intrinsics, calls into code built without the
-//   plugin) are counted as "unhandled"; track them by hand with snap_track().
+//   Writes it cannot instrument (inline assembly, unknown intrinsics, musttail calls) are counted
+//   as "unhandled"; writes done by code built without the plugin are invisible. Track both by hand
+//   with snap_track().
 //
 // WHEN IT RUNS
-//   At the end of the optimisation pipeline (OptimizerLastEP, which LLVM 19 also runs for -O0), so
-//   only the stores that survive optimisation are instrumented; isRequired(), so optnone/-O0 code is
-//   instrumented too. Also available as -passes=snapshot-instrument. Idempotent: an instrumented
-//   function carries the attribute "snapshot-instrumented" and is not instrumented again.
+//   At the end of the optimisation pipeline (OptimizerLastEP, which LLVM 19 runs at -O0 too, after
+//   always-inline), so only the stores that survive optimisation are instrumented; isRequired(), so
+//   optnone code is instrumented too. Also available as -passes=snapshot-instrument. Idempotent: an
+//   instrumented function carries the attribute "snapshot-instrumented".
 //
 // USAGE
-//   clang-19 -O2 -fpass-plugin=libsnapshot-pass.so prog.c -lsnapshot          (same for clang++-19)
+//   clang-19 -O2 -fpass-plugin=libsnapshot-pass.so prog.c -lsnapshot       (clang++-19 likewise)
 //   opt-19 -load-pass-plugin=libsnapshot-pass.so -passes=snapshot-instrument -S in.ll -o out.ll
-//   Knobs: clang-19 -fplugin=libsnapshot-pass.so -fpass-plugin=libsnapshot-pass.so \
-//            -mllvm -snapshot-stats ...      (-fplugin loads the plugin early enough for -mllvm)
+//   Knobs (hidden cl::opts) from clang need the plugin loaded before -mllvm is parsed:
+//   clang-19 -fplugin=libsnapshot-pass.so -fpass-plugin=libsnapshot-pass.so -mllvm -snapshot-stats
 //==============================================================================
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Statistic.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Analysis/CaptureTracking.h"
 #include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/Analysis/ValueTracking.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/IRBuilder.h"
-#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/MDBuilder.h"
@@ -81,13 +90,22 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
 
+#include <cstddef>
+
+#include "snapshot_hook.h"
+
 using namespace llvm;
 
 #define DEBUG_TYPE "snapshot-instrument"
 
-// Must match native/include/snapshot_hook.h.
-static constexpr unsigned SnapLineShift = 6;  // 64-byte lines
-static constexpr unsigned SnapSlotShift = 30; // 1 GiB arena slots
+// The layout the inline hook reads is libsnapshot's, from its header; the IR mirrors it as
+// { i64 base, i64 size, ptr dirty } on 64-bit targets.
+static constexpr unsigned SnapLineShift = SNAP_LINE_SHIFT;
+static constexpr unsigned SnapSlotShift = SNAP_SLOT_SHIFT;
+static_assert(SnapLineShift == 6, "the inline bit test assumes 64-byte lines, 64 per bitmap word");
+static_assert(offsetof(snap_arena_slot, base) == 0 && offsetof(snap_arena_slot, size) == 8 &&
+                  offsetof(snap_arena_slot, dirty) == 16 && sizeof(snap_arena_slot) == 24,
+              "struct snap_arena_slot changed: update SlotTy in declareRuntime()");
 
 // ---- Knobs -------------------------------------------------------------------------------------
 
@@ -193,13 +211,12 @@ std::optional<LibWrite> libWrite(LibFunc F) {
 }
 
 // libatomic's entry points, which clang calls for atomics it cannot inline (large or misaligned):
-// generic ones take (size, ptr, ...), sized ones (__atomic_store_8, __atomic_fetch_add_4, ...)
-// take (ptr, ...). Returns the dest argument and the constant size, or size 0 with the size
-// argument's index in Dest+1... kept simple: {DestArg, SizeArg or -1, ConstSize}.
+// the generic ones take (size, ptr, ...), the sized ones (__atomic_store_8, __atomic_fetch_add_4,
+// ...) take (ptr, ...).
 struct AtomicCall {
-  int Dest;
-  int SizeArg;
-  uint64_t Size;
+  int Dest;      // argument index of the pointer written
+  int SizeArg;   // argument index of the size, or -1
+  uint64_t Size; // the size when SizeArg is -1
 };
 
 std::optional<AtomicCall> atomicLibCall(StringRef Name) {
@@ -359,6 +376,10 @@ Target Instrumenter::classifyObject(const Value *O) {
   if (auto *II = dyn_cast<IntrinsicInst>(O))
     if (II->getIntrinsicID() == Intrinsic::threadlocal_address)
       return ClSkipTLS ? Target::TLS : Target::Track;
+  // A byval argument is the callee's own stack copy. (Not sret: the caller may pass a pointer
+  // into a region to receive the result.)
+  if (auto *Arg = dyn_cast<Argument>(O); Arg && Arg->hasByValAttr())
+    return ClSkipStack ? Target::Stack : Target::Track;
   if (auto *AI = dyn_cast<AllocaInst>(O)) {
     if (!ClSkipStack)
       return Target::Track;

@@ -79,4 +79,22 @@ join:
 ; CHECK: call void @snap_track_slow(ptr %p, i64 4)
 ; CHECK: ret void
 
-; STATS: snapshot-instrument: module {{.*}}skip-stack.ll: instrumented 4, skipped 3, stores 4, {{.*}}skipped-stack 3,
+; STATS: snapshot-instrument: module {{.*}}skip-stack.ll: instrumented 5, skipped 4, stores 5, {{.*}}skipped-stack 4,
+
+; A byval argument is a stack copy private to the callee: skipped. An sret pointer may point into a
+; region (the caller's destination): tracked.
+%big = type { [8 x i64] }
+define void @byval_arg(ptr byval(%big) align 8 %b, i64 %v) {
+  store i64 %v, ptr %b
+  ret void
+}
+; CHECK-LABEL: define void @byval_arg(
+; CHECK-NOT: snap_track_slow
+; CHECK: ret void
+define void @sret_arg(ptr sret(%big) align 8 %r, i64 %v) {
+  store i64 %v, ptr %r
+  ret void
+}
+; CHECK-LABEL: define void @sret_arg(
+; CHECK: call void @snap_track_slow(ptr %r, i64 8)
+; CHECK: ret void

@@ -1,6 +1,6 @@
 /* structs.c — end-to-end: every way C code writes memory, aimed at random places of a region and,
  * by the same code, of a heap mirror: scalar stores of every width, __int128, vectors, long double,
- * struct copies (8 to 4096 bytes), memcpy/memset/memmove with constant and dynamic sizes, strcpy
+ * struct copies (8 to 4096 bytes) and struct results, memcpy/memset/memmove with constant and dynamic sizes, strcpy
  * and snprintf, atomics, bit-fields, stores straddling a line boundary, and pointers that reach the
  * writer through several functions and through function pointers. The region must equal the
  * mirror after every msync and after reopening. */
@@ -36,6 +36,14 @@ static void w_s100(char *d, uint64_t r)
         s.bytes[i] = (char)(r >> (i % 56));
     *(struct s100 *)(d + 1) = s;
 }
+static NOINLINE struct s100 make_s100(uint64_t r) /* returned through a hidden (sret) pointer */
+{
+    struct s100 s;
+    for (int i = 0; i < 100; i++)
+        s.bytes[i] = (char)(r * (uint64_t)(i + 1));
+    return s;
+}
+static void w_sret(char *d, uint64_t r) { *(struct s100 *)(d + 30) = make_s100(r); }
 static void w_s4k(char *d, uint64_t r)
 {
     static struct s4k tmpl;
@@ -104,7 +112,7 @@ static writer const writers[] = {
     w_u8,  w_u16,         w_u32,         w_u64,     w_i128,    w_vec,      w_ldouble,
     w_double, w_s24,      w_s100,        w_s4k,     w_memcpy_dyn, w_memset_dyn, w_memmove,
     w_strcpy, w_snprintf, w_atomic,      w_bits,    w_straddle, w_chain,   w_callback,
-    w_loop,
+    w_loop,   w_sret,
 };
 #define NWRITERS (sizeof writers / sizeof writers[0])
 #define SPAN 8192 /* the largest writer touches less than this past its destination */
