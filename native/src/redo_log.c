@@ -29,8 +29,15 @@ void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_siz
 {
     struct snap_rec_header *h = rec;
     uint64_t body = nruns * sizeof(struct snap_rec_run) + payload;
-    uint64_t total = snap_rec_size(nruns, payload);
-    memset((uint8_t *)rec + sizeof *h + body, 0, total - sizeof *h - body);
+    memset((uint8_t *)rec + sizeof *h + body, 0, snap_rec_size(nruns, payload) - sizeof *h - body);
+    snap_rec_header_fill(rec, log_id, epoch, data_size, nruns, payload,
+                         snap_crc32c(0, h + 1, body));
+}
+
+void snap_rec_header_fill(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size,
+                          uint64_t nruns, uint64_t payload, uint32_t body_crc)
+{
+    struct snap_rec_header *h = rec;
     *h = (struct snap_rec_header){
         .magic = SNAP_REC_MAGIC,
         .version = SNAP_LOG_VERSION,
@@ -39,8 +46,8 @@ void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_siz
         .data_size = data_size,
         .nruns = nruns,
         .payload = payload,
-        .total = total,
-        .body_crc = snap_crc32c(0, h + 1, body),
+        .total = snap_rec_size(nruns, payload),
+        .body_crc = body_crc,
     };
     h->header_crc = rec_header_crc(h);
 }

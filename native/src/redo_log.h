@@ -76,6 +76,11 @@ uint64_t snap_rec_size(uint64_t nruns, uint64_t payload);
  * and compute both CRCs. */
 void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size, uint64_t nruns,
                    uint64_t payload);
+/* Fill only the header at rec, with a body CRC (of the runs, then the data) that the caller
+ * computed while it wrote the body — the commit path does so piece by piece, while the bytes are
+ * still in cache. Padding is the caller's. */
+void snap_rec_header_fill(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size,
+                          uint64_t nruns, uint64_t payload, uint32_t body_crc);
 
 /* Validation results, from most to least benign. */
 enum snap_rec_check {

@@ -66,6 +66,11 @@ int snap_checkpoint(struct snap_region *r);
 /* Debug builds: assert the invariants of commit.c that can be checked from the handle. */
 void snap_assert_region_state(const struct snap_region *r);
 
+/* Commit tuning (commit.c); the crash tests lower them to drive small records down the
+ * streaming path. */
+extern size_t snap_commit_stream_min;
+extern size_t snap_commit_piece;
+
 /* recovery.c */
 struct snap_recovery {
     struct snap_log_header log; /* header after recovery */
