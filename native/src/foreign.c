@@ -1,0 +1,145 @@
+/* foreign.c — entry points for other languages (snapshot_foreign.h): flat open, layout for marking
+ * from Java, stats as an array, and the quarantined close that a concurrent Java store cannot crash. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "region.h"
+#include "snapshot_foreign.h"
+
+int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
+                      uint64_t log_capacity, uint32_t mode, snap_region **out)
+{
+    if (backend == SNAP_FOREIGN_BACKEND_EMULATED_PMEM) {
+        snap_foreign_emulate_pmem();
+        backend = SNAP_BACKEND_PMEM;
+    }
+    if (backend < SNAP_BACKEND_AUTO || backend > SNAP_BACKEND_PMEM) /* SIM needs a struct: not here */
+        return out ? (*out = NULL, SNAP_E_INVAL) : SNAP_E_INVAL;
+    snap_options o = {
+        .flags = flags,
+        .backend = (enum snap_backend_kind)backend,
+        .size = size,
+        .max_size = max_size,
+        .log_capacity = log_capacity,
+        .mode = (mode_t)mode,
+    };
+    return snap_open(path, &o, out);
+}
+
+int snap_foreign_layout(const snap_region *r, int64_t *out, size_t n)
+{
+    int rc = snap_region_check(r);
+    if (rc)
+        return rc;
+    if (!out || n < SNAP_FOREIGN_L_COUNT)
+        return SNAP_E_INVAL;
+    memset(out, 0, n * sizeof *out);
+    out[SNAP_FOREIGN_L_ABI] = SNAP_FOREIGN_ABI;
+    out[SNAP_FOREIGN_L_BASE] = (int64_t)r->base;
+    out[SNAP_FOREIGN_L_SIZE] = (int64_t)snap_region_size(r);
+    out[SNAP_FOREIGN_L_RESERVE] = (int64_t)r->reserve;
+    out[SNAP_FOREIGN_L_LINE_SHIFT] = SNAP_LINE_SHIFT;
+    out[SNAP_FOREIGN_L_LEVELS] = (int64_t)r->dirty.levels;
+    for (unsigned l = 0; l < r->dirty.levels && l < 8; l++) {
+        out[SNAP_FOREIGN_L_LEVEL0 + 2 * l] = (int64_t)(uintptr_t)r->dirty.level[l];
+        out[SNAP_FOREIGN_L_LEVEL0 + 2 * l + 1] = (int64_t)r->dirty.words[l];
+    }
+    return 0;
+}
+
+int snap_foreign_stats(const snap_region *r, int64_t *out, size_t n)
+{
+    if (!out || n < SNAP_FOREIGN_STATS_COUNT)
+        return SNAP_E_INVAL;
+    snap_stats s;
+    int rc = snap_stats_get(r, &s);
+    if (rc)
+        return rc;
+    const uint64_t v[SNAP_FOREIGN_STATS_COUNT] = {
+        s.size, s.epoch, s.msyncs, s.commits, s.lines_committed, s.bytes_committed, s.log_bytes,
+        s.checkpoints, s.commit_ns, s.recovered_records, (uint64_t)s.backend,
+    };
+    for (size_t i = 0; i < SNAP_FOREIGN_STATS_COUNT; i++)
+        out[i] = (int64_t)v[i];
+    return 0;
+}
+
+/* Replace [addr, addr+len) with fresh zero pages, in one mmap so that a concurrent store sees either
+ * the old page or the new one, never a hole. On failure (out of mappings) the old pages stay: still
+ * harmless to a late store, only their memory is kept until the release. */
+static void scratch(void *addr, size_t len)
+{
+    if (addr && len)
+        mmap(addr, len, PROT_READ | PROT_WRITE,
+             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+/* A quarantined handle: closed, but its bitmap still mapped (snap_close() leaves dirty.mem NULL). */
+static int quarantined(const struct snap_region *r)
+{
+    return r && r->magic == SNAP_REGION_MAGIC &&
+           __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SNAP_STATE_CLOSED && r->dirty.mem;
+}
+
+int snap_foreign_close(snap_region *r)
+{
+    int rc = snap_region_check(r);
+    if (rc)
+        return rc;
+    /* What snap_close() does, except for the memory: flush applied records and empty the log
+     * (skipped in PANIC, invariant 8), then mark the handle closed. */
+    if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
+        rc = snap_checkpoint(r);
+    __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
+    /* The hook stops using the bitmap; the slots stay owned by r, so the range is not handed to
+     * another region, and snap_track_slow() on it marks r's scratch bitmap. */
+    snap_arena_publish(r->base, r->reserve, 0, NULL);
+    scratch((void *)r->base, r->reserve); /* uncommitted stores and the file's pages are dropped */
+    scratch(r->dirty.mem, r->dirty.mem_len);
+    snap_be_close(r->be);
+    r->be = NULL;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
+    r->lock_fd = -1;
+    snap_commit_destroy(r);
+    return rc;
+}
+
+/* Released handles are freed in order, later, so that a stale handle passed to a snap_* call reads
+ * a closed handle rather than freed memory (as region.c does for snap_close()). */
+#define GRAVEYARD_SIZE 1024
+static struct snap_region *graveyard[GRAVEYARD_SIZE];
+static unsigned graveyard_next;
+static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void snap_foreign_release(snap_region *r)
+{
+    pthread_mutex_lock(&graveyard_mu);
+    if (!quarantined(r)) {
+        pthread_mutex_unlock(&graveyard_mu);
+        return;
+    }
+    snap_arena_free(r->base, r->reserve); /* PROT_NONE again, and the slots become free */
+    snap_dirty_destroy(&r->dirty);        /* dirty.mem = NULL: a second release does nothing */
+    free(graveyard[graveyard_next]);
+    graveyard[graveyard_next] = r;
+    graveyard_next = (graveyard_next + 1) % GRAVEYARD_SIZE;
+    pthread_mutex_unlock(&graveyard_mu);
+}
+
+int snap_foreign_emulate_pmem(void)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    const char *v = getenv("PMEM_IS_PMEM_FORCE");
+    int ok = v ? strcmp(v, "1") == 0 : setenv("PMEM_IS_PMEM_FORCE", "1", 0) == 0;
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
