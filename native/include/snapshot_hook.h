@@ -51,7 +51,7 @@ static inline void snap_hook_store(const void *addr, size_t len)
         &__atomic_load_n(&snap_arena_slots, __ATOMIC_RELAXED)[rel >> SNAP_SLOT_SHIFT];
     uint64_t *dirty = __atomic_load_n(&s->dirty, __ATOMIC_RELAXED);
     uint64_t off = (uintptr_t)addr - __atomic_load_n(&s->base, __ATOMIC_RELAXED);
-    if (dirty && (off & 63) + len <= 64 && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
+    if (dirty && len <= 64 - (off & 63) && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
         uint64_t line = off >> SNAP_LINE_SHIFT;
         if (__atomic_load_n(&dirty[line >> 6], __ATOMIC_RELAXED) & (1ull << (line & 63)))
             return;

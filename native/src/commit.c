@@ -258,8 +258,8 @@ static int commit_once(struct snap_region *r)
     long nline_runs = snap_dirty_collect(&r->dirty, &r->runs, &r->runs_cap); /* step 1 */
     if (nline_runs < 0)
         return (int)nline_runs;
-    if (nline_runs == 0 && size == r->committed_size)
-        return 0;
+    if (nline_runs == 0 && size == r->committed_size) /* nothing to commit; still check */
+        return r->verify ? snap_verify_region(r) : 0;
     if (nline_runs > 0 && !(r->flags & SNAP_NO_CONCURRENT_WRITERS))
         heavy_barrier(); /* step 2 */
 
