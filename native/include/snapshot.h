@@ -19,6 +19,12 @@
  * -errno for an operating-system error (e.g. -ENOENT, -EACCES, -ENOSPC). snap_strerror() names both.
  * Nothing in the library aborts the process on bad input.
  *
+ * Verification mode. With SNAPSHOT_VERIFY=1 in the environment, every snap_msync() (also one with
+ * nothing to commit) compares the DRAM copy with the data file afterwards and returns SNAP_E_VERIFY,
+ * naming the first differing line on stderr, if a line differs that is not marked dirty: a store
+ * that was never tracked. It reads the whole region each time (a debugging aid) and assumes no
+ * store runs concurrently with the msync (a store not yet marked would be reported).
+ *
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
  * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
