@@ -316,7 +316,7 @@ static int commit_once(struct snap_region *r)
     }
     static const uint8_t zeros[SNAP_REC_ALIGN];
     uint64_t pad = total - head - payload;
-    snap_rec_header_fill(r->stage, r->log.log_id, r->next_epoch, size, nruns, payload, crc);
+    snap_rec_header_fill(r->stage, r->log_off, r->log.log_id, r->next_epoch, size, nruns, payload, crc);
     if (!rc && stream) {
         rc = snap_be_write(r->be, SNAP_LOG, rec + head + payload, zeros, pad);
         if (!rc) /* the header last: any order is fine before the barrier, this one is simplest */

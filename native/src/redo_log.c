@@ -24,18 +24,18 @@ static uint32_t rec_header_crc(const struct snap_rec_header *h)
     return snap_crc32c(0, &copy, sizeof copy);
 }
 
-void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size, uint64_t nruns,
-                   uint64_t payload)
+void snap_rec_seal(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch, uint64_t data_size,
+                   uint64_t nruns, uint64_t payload)
 {
     struct snap_rec_header *h = rec;
     uint64_t body = nruns * sizeof(struct snap_rec_run) + payload;
     memset((uint8_t *)rec + sizeof *h + body, 0, snap_rec_size(nruns, payload) - sizeof *h - body);
-    snap_rec_header_fill(rec, log_id, epoch, data_size, nruns, payload,
+    snap_rec_header_fill(rec, area_off, log_id, epoch, data_size, nruns, payload,
                          snap_crc32c(0, h + 1, body));
 }
 
-void snap_rec_header_fill(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size,
-                          uint64_t nruns, uint64_t payload, uint32_t body_crc)
+void snap_rec_header_fill(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch,
+                          uint64_t data_size, uint64_t nruns, uint64_t payload, uint32_t body_crc)
 {
     struct snap_rec_header *h = rec;
     *h = (struct snap_rec_header){
@@ -48,6 +48,7 @@ void snap_rec_header_fill(void *rec, uint64_t log_id, uint64_t epoch, uint64_t d
         .payload = payload,
         .total = snap_rec_size(nruns, payload),
         .body_crc = body_crc,
+        .slot = (uint32_t)(area_off / SNAP_REC_ALIGN),
     };
     h->header_crc = rec_header_crc(h);
 }
@@ -57,7 +58,8 @@ enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,
                                           uint64_t area_off)
 {
     if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_LOG_VERSION ||
-        h->header_crc != rec_header_crc(h) || h->log_id != lh->log_id || h->epoch != epoch)
+        h->header_crc != rec_header_crc(h) || h->log_id != lh->log_id || h->epoch != epoch ||
+        h->slot != (uint32_t)(area_off / SNAP_REC_ALIGN))
         return SNAP_REC_NOT_A_RECORD;
     /* A header that checks but describes an impossible record was written by us and then damaged,
      * or is a torn write whose CRC collided; either way the chain cannot continue through it. */
@@ -110,8 +112,9 @@ static int slot_state(const struct snap_log_header *h, uint64_t log_size)
     if (h->header_size != sizeof *h || h->crc != snap_crc32c(0, h, offsetof(struct snap_log_header, crc)))
         return SNAP_E_CORRUPT;
     if (h->area_size < SNAP_REC_ALIGN || h->area_size % SNAP_REC_ALIGN ||
-        h->area_size > log_size - SNAP_LOG_AREA_OFF || h->base_epoch == 0)
-        return SNAP_E_CORRUPT;
+        h->area_size > log_size - SNAP_LOG_AREA_OFF || h->base_epoch == 0 ||
+        h->base_epoch > SNAP_LOG_MAX_COUNTER || h->seq > SNAP_LOG_MAX_COUNTER)
+        return SNAP_E_CORRUPT; /* counters that far could wrap: not written by us */
     return 0;
 }
 
@@ -158,8 +161,8 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     return 0;
 }
 
-/* Is there, at or after area offset `from`, a record header of this log with an epoch above
- * `epoch`? Such a record was written after record `epoch` committed (invariant 4 in commit.c), so a
+/* Is there, at or after area offset `from`, a record header of this log, in its own slot, with an
+ * epoch above `epoch`? Such a record was written after record `epoch` committed (invariant 4 in commit.c), so a
  * chain that ends at `epoch` lost a committed record to damage. Headers are looked for at every
  * 64-byte offset, so a damaged length field cannot hide the successor. */
 static int later_record_exists(struct snap_backend *b, const struct snap_log_header *lh,
@@ -176,6 +179,7 @@ static int later_record_exists(struct snap_backend *b, const struct snap_log_hea
         for (size_t i = 0; i + hdr <= len; i += SNAP_REC_ALIGN) {
             const struct snap_rec_header *h = (const struct snap_rec_header *)(buf + i);
             if (h->magic == SNAP_REC_MAGIC && h->log_id == lh->log_id && h->epoch > epoch &&
+                h->slot == (uint32_t)((pos + i) / SNAP_REC_ALIGN) &&
                 h->version == SNAP_LOG_VERSION && h->header_crc == rec_header_crc(h)) {
                 *found = 1;
                 return 0;
@@ -243,7 +247,7 @@ int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap
         /* The chain ended: a torn last record or the end of the log, unless a later record
          * exists — then a committed record in between was damaged. */
         int later;
-        rc = later_record_exists(b, lh, off + SNAP_REC_ALIGN, epoch, buf, cap, &later);
+        rc = later_record_exists(b, lh, off, epoch, buf, cap, &later);
         if (!rc && later)
             rc = SNAP_E_CORRUPT;
     }

@@ -12,8 +12,8 @@
  *            zero padding             to a multiple of 64 bytes (total)
  *
  * A header slot is valid if its magic, version and CRC-32C check; the valid slot with the larger seq
- * is current. A record is valid if its magic, version, log_id (equal to the current header's), and
- * header CRC check, its epoch is the one expected at its place in the chain, its runs are sorted,
+ * is current. A record is valid if its magic, version, log_id (equal to the current header's), slot
+ * (its own area offset / 64) and header CRC check, its epoch is the one expected at its place in the chain, its runs are sorted,
  * disjoint and inside data_size, and the body CRC (runs and data) checks. The *chain* is the maximal
  * sequence of valid records starting at area offset 0 with epoch base_epoch, each following the
  * previous one at offset + total with epoch + 1. See commit.c for why this is the committed set.
@@ -36,6 +36,9 @@
 #define SNAP_REC_ALIGN 64u
 #define SNAP_LOG_DEFAULT_CAPACITY (64ull << 20)
 #define SNAP_LOG_MIN_CAPACITY (64ull << 10)
+/* Epochs and header sequence numbers stay below this (centuries at a billion commits a second), so
+ * epoch + 1 and seq + 1 never wrap; a header above it is corrupt. */
+#define SNAP_LOG_MAX_COUNTER (1ull << 62)
 
 struct snap_log_header {
     uint64_t magic;
@@ -61,7 +64,8 @@ struct snap_rec_header {
     uint64_t payload; /* bytes of data */
     uint64_t total;   /* bytes of the record in the log, padding included */
     uint32_t body_crc; /* CRC-32C of the runs and the data */
-    uint32_t reserved;
+    uint32_t slot;     /* area offset / 64 (low 32 bits): binds the header to its place, so a copy
+                          of a record elsewhere (stale bytes, user data) is never taken for it */
 };
 
 struct snap_rec_run {
@@ -74,13 +78,13 @@ uint64_t snap_rec_size(uint64_t nruns, uint64_t payload);
 
 /* Fill the header of a record whose runs and data are already in place after it in `rec`, pad it,
  * and compute both CRCs. */
-void snap_rec_seal(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size, uint64_t nruns,
-                   uint64_t payload);
+void snap_rec_seal(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch, uint64_t data_size,
+                   uint64_t nruns, uint64_t payload);
 /* Fill only the header at rec, with a body CRC (of the runs, then the data) that the caller
  * computed while it wrote the body — the commit path does so piece by piece, while the bytes are
  * still in cache. Padding is the caller's. */
-void snap_rec_header_fill(void *rec, uint64_t log_id, uint64_t epoch, uint64_t data_size,
-                          uint64_t nruns, uint64_t payload, uint32_t body_crc);
+void snap_rec_header_fill(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch,
+                          uint64_t data_size, uint64_t nruns, uint64_t payload, uint32_t body_crc);
 
 /* Validation results, from most to least benign. */
 enum snap_rec_check {
