@@ -1,0 +1,179 @@
+// Mapping — an open region's memory seen from Java: 1 GiB buffer windows over the DRAM copy, the dirty
+// bitmap's levels, the marking protocol of native/src/dirty_map.c, and the memory's lifetime.
+package org.snapshot;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * How a Java store is tracked, with no JNI call: the accessor stores into the DRAM copy through a
+ * direct {@link ByteBuffer} window, then marks the 64-byte lines it touched in the region's level-0
+ * bitmap exactly as {@code snap_dirty_mark} does in C — an opaque (relaxed) load of the word; if the
+ * line's bit is set, done; else an atomic OR ({@code getAndBitwiseOr}, a full fence); only if the
+ * word was zero before, the same one level up, and so on. The bitmap is the one the C hook and
+ * {@code snap_msync} use, so Java, instrumented C and {@code snap_track} share one commit.
+ *
+ * <p>Windows. A JDK 17 buffer holds at most 2 GiB, so the copy is seen through windows of 1 GiB,
+ * each extended by {@link #OVERLAP} bytes into the next: an access of up to 64 bytes that starts in
+ * window {@code i} lies entirely in window {@code i}, and a primitive access costs one array load
+ * more than a plain buffer access. Bulk operations go window by window.
+ *
+ * <p>Lifetime. {@link PersistentRegion#close()} calls {@code snap_foreign_close}, which swaps the
+ * memory behind these buffers for anonymous scratch pages and keeps the address range reserved, so
+ * an accessor that passed its "open?" check just before the close stores into scratch memory instead
+ * of faulting. The range is returned to the arena ({@code snap_foreign_release}) by a {@link Cleaner}
+ * once this object — the only holder of the buffers — is unreachable; every accessor keeps it
+ * reachable until its last access ({@code Reference.reachabilityFence}).
+ */
+final class Mapping {
+    static final int WINDOW_SHIFT = 30;
+    static final long WINDOW = 1L << WINDOW_SHIFT;
+    static final long WINDOW_MASK = WINDOW - 1;
+    static final int OVERLAP = 64;
+    static final int LINE_SHIFT = 6;
+
+    /** Level words, little-endian like the C side (native order on x86-64). */
+    private static final VarHandle WORD =
+            MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    final long base;
+    final long size;
+    final ByteBuffer[] windows;
+    private final ByteBuffer level0;
+    private final ByteBuffer[] levels;
+    final SnapshotNative.Region handle;
+    final Lifetime lifetime;
+    /** Set by close before the native close; accessors check it (volatile: a loop sees it). */
+    volatile boolean closed;
+
+    /** What the cleaner needs; it must not refer to the Mapping. */
+    static final class Lifetime implements Runnable {
+        final SnapshotNative.Region handle;
+        volatile boolean nativeClosed;
+
+        Lifetime(SnapshotNative.Region handle) {
+            this.handle = handle;
+        }
+
+        @Override
+        public void run() {
+            // Unreachable: no accessor can run. An unclosed region is closed here (uncommitted
+            // stores are discarded, as by close()), then its quarantined memory released.
+            synchronized (this) {
+                if (!nativeClosed) {
+                    SnapshotNative.snap_foreign_close(handle);
+                    nativeClosed = true;
+                }
+            }
+            SnapshotNative.snap_foreign_release(handle);
+        }
+    }
+
+    Mapping(SnapshotNative.Region handle, long[] layout) {
+        this.handle = handle;
+        this.base = layout[SnapshotNative.L_BASE];
+        this.size = layout[SnapshotNative.L_SIZE];
+        int nlevels = (int) layout[SnapshotNative.L_LEVELS];
+        if (layout[SnapshotNative.L_LINE_SHIFT] != LINE_SHIFT || nlevels < 1 || nlevels > 8) {
+            throw new IllegalStateException("libsnapshot reports an unexpected bitmap layout");
+        }
+        int nwin = (int) ((size + WINDOW - 1) >>> WINDOW_SHIFT);
+        windows = new ByteBuffer[nwin];
+        for (int i = 0; i < nwin; i++) {
+            long start = (long) i << WINDOW_SHIFT;
+            long len = Math.min(WINDOW + OVERLAP, size - start);
+            windows[i] = SnapshotNative.buffer(base + start, len).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        levels = new ByteBuffer[nlevels];
+        for (int l = 0; l < nlevels; l++) {
+            long addr = layout[SnapshotNative.L_LEVEL0 + 2 * l];
+            long bytes = layout[SnapshotNative.L_LEVEL0 + 2 * l + 1] * 8;
+            if (bytes > Integer.MAX_VALUE - 7) {
+                throw new IllegalStateException("dirty bitmap too large for a buffer");
+            }
+            levels[l] = SnapshotNative.buffer(addr, bytes).order(ByteOrder.nativeOrder());
+        }
+        level0 = levels[0];
+        lifetime = new Lifetime(handle);
+        CLEANER.register(this, lifetime);
+    }
+
+    /** Largest reservation whose level-0 bitmap fits one buffer (8 bytes of bitmap per 32 KiB). */
+    static final long MAX_RESERVE = (long) (Integer.MAX_VALUE - 7) / 8 * 64 * 64;
+
+    ByteBuffer window(long at) {
+        return windows[(int) (at >>> WINDOW_SHIFT)];
+    }
+
+    static int index(long at) {
+        return (int) (at & WINDOW_MASK);
+    }
+
+    /** Mark the lines of [at, at + len), len 1..64 (a primitive): at most two lines. */
+    void markSmall(long at, int len) {
+        long line = at >>> LINE_SHIFT;
+        markLine(line);
+        long last = (at + len - 1) >>> LINE_SHIFT;
+        if (last != line) {
+            markLine(last);
+        }
+    }
+
+    private void markLine(long line) {
+        int idx = (int) ((line >>> 6) << 3);
+        long bit = 1L << line; // Java shifts by line & 63
+        if (((long) WORD.getOpaque(level0, idx) & bit) == 0) {
+            setBits(0, line >>> 6, bit);
+        }
+    }
+
+    /** Mark the lines of [at, at + len), len >= 1, word by word as snap_dirty_mark does. */
+    void markRange(long at, long len) {
+        long first = at >>> LINE_SHIFT, last = (at + len - 1) >>> LINE_SHIFT;
+        long w0 = first >>> 6, w1 = last >>> 6;
+        for (long w = w0; w <= w1; w++) {
+            long mask = -1L;
+            if (w == w0) {
+                mask &= -1L << (first & 63);
+            }
+            if (w == w1) {
+                mask &= -1L >>> (63 - (last & 63));
+            }
+            setBits(0, w, mask);
+        }
+    }
+
+    /**
+     * Set {@code mask} in word {@code w} of {@code level}; when the word was zero, set its bit in
+     * the parent, and so on up (dirty_map.c's set_bits). Only the marker that turns a word non-zero
+     * climbs, which is what keeps a collection from losing a line (dirty_map.h's invariant).
+     */
+    private void setBits(int level, long w, long mask) {
+        for (;;) {
+            ByteBuffer words = levels[level];
+            int idx = (int) (w << 3);
+            if (((long) WORD.getOpaque(words, idx) & mask) == mask) {
+                return;
+            }
+            if ((long) WORD.getAndBitwiseOr(words, idx, mask) != 0) {
+                return;
+            }
+            if (++level == levels.length) {
+                return;
+            }
+            mask = 1L << w;
+            w >>>= 6;
+        }
+    }
+
+    /** Is the line holding byte {@code at} marked? (Tests.) */
+    boolean isMarked(long at) {
+        long line = at >>> LINE_SHIFT;
+        return ((long) WORD.getOpaque(level0, (int) ((line >>> 6) << 3)) & (1L << line)) != 0;
+    }
+}

@@ -1,0 +1,86 @@
+// Options — how to open a region: back end, growth reservation, log capacity, permissions, promises.
+package org.snapshot;
+
+/**
+ * Options for {@link PersistentRegion#open(java.nio.file.Path, Options)} and
+ * {@link PersistentRegion#create(java.nio.file.Path, long, Options)}; immutable, each setter returns
+ * a copy. {@code Options.defaults()}: {@link Backend#AUTO}, reservation = size rounded up to 1 GiB,
+ * 64 MiB of log between checkpoints, mode 0644, concurrent writers allowed.
+ */
+public final class Options {
+    final Backend backend;
+    final long maxSize;
+    final long logCapacity;
+    final int mode;
+    final boolean exclusive;
+    final boolean noConcurrentWriters;
+
+    private Options(Backend backend, long maxSize, long logCapacity, int mode, boolean exclusive,
+            boolean noConcurrentWriters) {
+        this.backend = backend;
+        this.maxSize = maxSize;
+        this.logCapacity = logCapacity;
+        this.mode = mode;
+        this.exclusive = exclusive;
+        this.noConcurrentWriters = noConcurrentWriters;
+    }
+
+    private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false);
+
+    public static Options defaults() {
+        return DEFAULTS;
+    }
+
+    /** The back end (default {@link Backend#AUTO}). */
+    public Options backend(Backend b) {
+        if (b == null) {
+            throw new NullPointerException("backend");
+        }
+        return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters);
+    }
+
+    /** Address space reserved for the region (0: its size rounded up to 1 GiB). */
+    public Options maxSize(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("maxSize < 0: " + bytes);
+        }
+        return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters);
+    }
+
+    /** Bytes of log between checkpoints (0: 64 MiB). */
+    public Options logCapacity(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("logCapacity < 0: " + bytes);
+        }
+        return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters);
+    }
+
+    /** Permissions of a created data file, e.g. {@code 0600} (0: 0644). The log copies them. */
+    public Options mode(int mode) {
+        if ((mode & ~07777) != 0) {
+            throw new IllegalArgumentException("mode: " + Integer.toOctalString(mode));
+        }
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters);
+    }
+
+    /** With create(): fail if the data file exists. */
+    public Options exclusive(boolean on) {
+        return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters);
+    }
+
+    /**
+     * Promise that no store into the region runs concurrently with msync() (one writer thread, or
+     * writers that finish before msync under a lock): msync then skips its process-wide memory
+     * barrier. Breaking the promise can lose racing stores (snapshot.h, SNAP_NO_CONCURRENT_WRITERS).
+     */
+    public Options noConcurrentWriters(boolean on) {
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, on);
+    }
+
+    @Override
+    public String toString() {
+        return "Options[backend=" + backend + ", maxSize=" + maxSize + ", logCapacity=" + logCapacity
+                + ", mode=0" + Integer.toOctalString(mode) + ", exclusive=" + exclusive
+                + ", noConcurrentWriters=" + noConcurrentWriters + "]";
+    }
+}

@@ -1,0 +1,331 @@
+// RegionMemory — the accessors shared by a region and its slices: primitives, arrays, buffers, fill, copy.
+package org.snapshot;
+
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * Bytes of a {@link PersistentRegion}, read and written with {@code long} offsets from this view's
+ * start. Every write goes straight to the region's DRAM copy and marks the 64-byte lines it touched
+ * (no JNI call); {@link PersistentRegion#msync()} makes all marked lines durable at once.
+ *
+ * <p><b>Byte order.</b> Multi-byte values are little-endian — the native order of x86-64, the only
+ * platform the jar carries — so C code handed {@link #address()} reads the same values
+ * ({@code *(int64_t *)(base + off)}). This differs from {@link ByteBuffer}'s big-endian default.
+ *
+ * <p><b>Errors.</b> An access outside the view throws {@link IndexOutOfBoundsException}; any access
+ * after the region was closed throws {@link RegionClosedException} (an {@link IllegalStateException}).
+ * A store racing with {@code close()} on another thread either throws or lands in discarded scratch
+ * memory; it never crashes the JVM (see {@link Mapping}).
+ *
+ * <p><b>Memory ordering.</b> A write stores the bytes (plain), then marks the line: an opaque load
+ * of its bitmap word and, if the bit is clear, an atomic OR (a full fence). msync clears bits before
+ * copying lines and issues membarrier(2) in between, so: a write that happens-before a call to
+ * {@code msync()} (same thread, or ordered by a lock, a volatile, a join) is committed by it; a write
+ * racing with it (another thread, no ordering) is committed by it or by the next one, never lost.
+ * Reads see the DRAM copy: the last write of this process, committed or not. Plain accesses carry no
+ * inter-thread ordering of their own (as with a {@code ByteBuffer}): use the usual synchronisation
+ * to publish data between threads.
+ */
+public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice {
+    final Mapping map;
+    final long start;
+    final long length;
+
+    /** Bulk operations touch at most this much per step (keeps time-to-safepoint short). */
+    private static final int CHUNK = 1 << 20;
+    private static final byte[] ZEROS = new byte[64 << 10];
+
+    RegionMemory(Mapping map, long start, long length) {
+        this.map = map;
+        this.start = start;
+        this.length = length;
+    }
+
+    /** The region this memory belongs to. */
+    public abstract PersistentRegion region();
+
+    /** Bytes in this view (for a region: its size). */
+    public final long size() {
+        return length;
+    }
+
+    /** True until the region is closed. */
+    public final boolean isOpen() {
+        return !map.closed;
+    }
+
+    /** Byte order of multi-byte accessors: always little-endian. */
+    public final ByteOrder order() {
+        return ByteOrder.LITTLE_ENDIAN;
+    }
+
+    /**
+     * Address of this view's first byte in the DRAM copy, for native code (e.g. through JNA). Valid
+     * while the region is open; native stores there must be tracked — {@code snap_track()} or
+     * {@code snap_track_offset()} on {@link PersistentRegion#handle()}, or {@code snap_hook_store()} /
+     * the clang plugin — and are then committed by the next {@code msync()} like Java's.
+     */
+    public final long address() {
+        Mapping m = map;
+        if (m.closed) {
+            throw closed();
+        }
+        return m.base + start;
+    }
+
+    /** A view of {@code [offset, offset + length)} of this view, sharing the region's lifetime. */
+    public final RegionSlice slice(long offset, long length) {
+        Objects.checkFromIndexSize(offset, length, this.length);
+        if (map.closed) {
+            throw closed();
+        }
+        return new RegionSlice(map, start + offset, length, region());
+    }
+
+    final RegionClosedException closed() {
+        return new RegionClosedException("region " + region().path() + " is closed: open it again "
+                + "with PersistentRegion.open() to use it");
+    }
+
+    /** Check the range and the region's state; returns the offset in the region. */
+    private long at(Mapping m, long offset, long len) {
+        if (m.closed) {
+            throw closed();
+        }
+        Objects.checkFromIndexSize(offset, len, length);
+        return start + offset;
+    }
+
+    // ---- Primitives ------------------------------------------------------------------------------
+
+    public final byte getByte(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 1);
+        byte v = m.window(at).get(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putByte(long offset, byte value) {
+        Mapping m = map;
+        long at = at(m, offset, 1);
+        m.window(at).put(Mapping.index(at), value);
+        m.markSmall(at, 1);
+        Reference.reachabilityFence(m);
+    }
+
+    public final short getShort(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 2);
+        short v = m.window(at).getShort(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putShort(long offset, short value) {
+        Mapping m = map;
+        long at = at(m, offset, 2);
+        m.window(at).putShort(Mapping.index(at), value);
+        m.markSmall(at, 2);
+        Reference.reachabilityFence(m);
+    }
+
+    public final int getInt(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 4);
+        int v = m.window(at).getInt(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putInt(long offset, int value) {
+        Mapping m = map;
+        long at = at(m, offset, 4);
+        m.window(at).putInt(Mapping.index(at), value);
+        m.markSmall(at, 4);
+        Reference.reachabilityFence(m);
+    }
+
+    public final long getLong(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 8);
+        long v = m.window(at).getLong(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putLong(long offset, long value) {
+        Mapping m = map;
+        long at = at(m, offset, 8);
+        m.window(at).putLong(Mapping.index(at), value);
+        m.markSmall(at, 8);
+        Reference.reachabilityFence(m);
+    }
+
+    public final float getFloat(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 4);
+        float v = m.window(at).getFloat(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putFloat(long offset, float value) {
+        Mapping m = map;
+        long at = at(m, offset, 4);
+        m.window(at).putFloat(Mapping.index(at), value);
+        m.markSmall(at, 4);
+        Reference.reachabilityFence(m);
+    }
+
+    public final double getDouble(long offset) {
+        Mapping m = map;
+        long at = at(m, offset, 8);
+        double v = m.window(at).getDouble(Mapping.index(at));
+        Reference.reachabilityFence(m);
+        return v;
+    }
+
+    public final void putDouble(long offset, double value) {
+        Mapping m = map;
+        long at = at(m, offset, 8);
+        m.window(at).putDouble(Mapping.index(at), value);
+        m.markSmall(at, 8);
+        Reference.reachabilityFence(m);
+    }
+
+    // ---- Arrays and buffers ----------------------------------------------------------------------
+
+    /** Bytes that can be moved from {@code at} without leaving its window, at most {@code rest}. */
+    private static int step(long at, long rest) {
+        return (int) Math.min(Math.min(rest, CHUNK), Mapping.WINDOW - Mapping.index(at));
+    }
+
+    public final void getBytes(long offset, byte[] dst) {
+        getBytes(offset, dst, 0, dst.length);
+    }
+
+    /** Copy {@code len} bytes at {@code offset} into {@code dst[off .. off + len)}. */
+    public final void getBytes(long offset, byte[] dst, int off, int len) {
+        Objects.checkFromIndexSize(off, len, dst.length);
+        Mapping m = map;
+        long at = at(m, offset, len);
+        for (int done = 0; done < len;) {
+            long p = at + done;
+            int n = step(p, len - done);
+            m.window(p).get(Mapping.index(p), dst, off + done, n);
+            done += n;
+        }
+        Reference.reachabilityFence(m);
+    }
+
+    public final void putBytes(long offset, byte[] src) {
+        putBytes(offset, src, 0, src.length);
+    }
+
+    /** Store {@code src[off .. off + len)} at {@code offset}. */
+    public final void putBytes(long offset, byte[] src, int off, int len) {
+        Objects.checkFromIndexSize(off, len, src.length);
+        Mapping m = map;
+        long at = at(m, offset, len);
+        for (int done = 0; done < len;) {
+            long p = at + done;
+            int n = step(p, len - done);
+            m.window(p).put(Mapping.index(p), src, off + done, n);
+            done += n;
+        }
+        if (len > 0) {
+            m.markRange(at, len);
+        }
+        Reference.reachabilityFence(m);
+    }
+
+    /** Fill {@code dst}'s remaining bytes from {@code offset}; dst's position moves to its limit. */
+    public final void getBytes(long offset, ByteBuffer dst) {
+        int len = dst.remaining(), pos = dst.position();
+        Mapping m = map;
+        long at = at(m, offset, len);
+        for (int done = 0; done < len;) {
+            long p = at + done;
+            int n = step(p, len - done);
+            dst.put(pos + done, m.window(p), Mapping.index(p), n);
+            done += n;
+        }
+        Reference.reachabilityFence(m);
+        dst.position(pos + len);
+    }
+
+    /** Store {@code src}'s remaining bytes at {@code offset}; src's position moves to its limit. */
+    public final void putBytes(long offset, ByteBuffer src) {
+        int len = src.remaining(), pos = src.position();
+        Mapping m = map;
+        long at = at(m, offset, len);
+        for (int done = 0; done < len;) {
+            long p = at + done;
+            int n = step(p, len - done);
+            m.window(p).put(Mapping.index(p), src, pos + done, n);
+            done += n;
+        }
+        if (len > 0) {
+            m.markRange(at, len);
+        }
+        Reference.reachabilityFence(m);
+        src.position(pos + len);
+    }
+
+    // ---- Bulk ------------------------------------------------------------------------------------
+
+    /** Set {@code [offset, offset + length)} to {@code value}. */
+    public final void fill(long offset, long length, byte value) {
+        Mapping m = map;
+        long at = at(m, offset, length);
+        byte[] pattern = ZEROS;
+        if (value != 0) {
+            pattern = new byte[(int) Math.min(length, ZEROS.length)];
+            java.util.Arrays.fill(pattern, value);
+        }
+        for (long done = 0; done < length;) {
+            long p = at + done;
+            int n = Math.min(step(p, length - done), pattern.length);
+            m.window(p).put(Mapping.index(p), pattern, 0, n);
+            done += n;
+        }
+        if (length > 0) {
+            m.markRange(at, length);
+        }
+        Reference.reachabilityFence(m);
+    }
+
+    /** Copy {@code length} bytes from {@code srcOffset} to {@code dstOffset} (overlap allowed, like
+     *  memmove); both ranges in this view. */
+    public final void copy(long srcOffset, long dstOffset, long length) {
+        Mapping m = map;
+        long src = at(m, srcOffset, length);
+        long dst = at(m, dstOffset, length);
+        if (dst <= src || dst >= src + length) {
+            for (long done = 0; done < length;) {
+                long s = src + done, d = dst + done;
+                int n = Math.min(step(s, length - done), step(d, length - done));
+                m.window(d).put(Mapping.index(d), m.window(s), Mapping.index(s), n);
+                done += n;
+            }
+        } else { // dst above src and overlapping: from the end, so no byte is read after it is overwritten
+            for (long done = 0; done < length;) {
+                long sEnd = src + length - done, dEnd = dst + length - done;
+                long rest = length - done;
+                int n = (int) Math.min(Math.min(rest, CHUNK),
+                        Math.min(Mapping.index(sEnd - 1) + 1L, Mapping.index(dEnd - 1) + 1L));
+                long s = sEnd - n, d = dEnd - n;
+                m.window(d).put(Mapping.index(d), m.window(s), Mapping.index(s), n);
+                done += n;
+            }
+        }
+        if (length > 0) {
+            m.markRange(dst, length);
+        }
+        Reference.reachabilityFence(m);
+    }
+}
