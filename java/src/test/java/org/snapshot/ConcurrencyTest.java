@@ -1,0 +1,166 @@
+// ConcurrencyTest — writers on several threads with msync in between lose no update; a close racing
+// with writers, readers and msync never crashes the JVM; closed regions' address space is reused.
+package org.snapshot;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class ConcurrencyTest {
+    static final int THREADS = 4;
+    static final int SLOTS = 512; // per thread; slots of neighbouring threads share lines
+
+    /**
+     * Each writer stores increasing values into its own slots (interleaved with other threads'
+     * slots in the same 64-byte lines) while a committer calls msync continuously, and each writer
+     * also calls msync itself now and then. After the writers stop, one last msync must commit the
+     * last value of every slot: a store racing with a commit is committed by it or the next one.
+     */
+    @Test
+    void concurrentWritersLoseNoUpdate() throws Exception {
+        Path p = TestFiles.diskDir("writers").resolve("w.db");
+        long size = (long) THREADS * SLOTS * 8;
+        long[][] last = new long[THREADS][SLOTS];
+        try (PersistentRegion r = PersistentRegion.create(p, size)) {
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                final int id = t;
+                threads.add(new Thread(() -> {
+                    SplittableRandom rnd = new SplittableRandom(id);
+                    try {
+                        for (long v = 1; v <= 200_000; v++) {
+                            int slot = rnd.nextInt(SLOTS);
+                            r.putLong(((long) slot * THREADS + id) * 8, v);
+                            last[id][slot] = v;
+                            if (v % 20_000 == 0) {
+                                r.msync();
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.set(e);
+                    }
+                }));
+            }
+            Thread committer = new Thread(() -> {
+                try {
+                    while (!stop.get()) {
+                        r.msync();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            committer.start();
+            threads.forEach(Thread::start);
+            for (Thread t : threads) {
+                t.join();
+            }
+            stop.set(true);
+            committer.join();
+            assertNull(failure.get());
+            r.msync();
+            assertTrue(r.stats().commits() > 10, "the committer raced with the writers");
+        }
+        try (PersistentRegion r = PersistentRegion.open(p)) {
+            for (int t = 0; t < THREADS; t++) {
+                for (int s = 0; s < SLOTS; s++) {
+                    assertEquals(last[t][s], r.getLong(((long) s * THREADS + t) * 8),
+                            "thread " + t + " slot " + s);
+                }
+            }
+        }
+    }
+
+    /**
+     * A thread hammers the region (puts, bulk puts, fills, copies, reads, msync) while another
+     * closes it at a random instant. The hammer must end with RegionClosedException and nothing
+     * else; the JVM must survive. Repeated (snapshot.close.races, default 200): each round also
+     * leaves a closed region for the GC to release, so the arena's slots are recycled too.
+     */
+    @Test
+    void closeRacingWithWritersNeverCrashes() throws Exception {
+        int rounds = Integer.getInteger("snapshot.close.races", 200);
+        Path dir = TestFiles.diskDir("close-race");
+        SplittableRandom rnd = new SplittableRandom(7);
+        int closedDuringAccess = 0;
+        for (int round = 0; round < rounds; round++) {
+            Path p = dir.resolve("race.db");
+            PersistentRegion r = PersistentRegion.create(p, 1 << 20);
+            CountDownLatch started = new CountDownLatch(2);
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
+            int[] ends = new int[2];
+            List<Thread> hammers = new ArrayList<>();
+            for (int h = 0; h < 2; h++) {
+                final int id = h;
+                hammers.add(new Thread(() -> {
+                    SplittableRandom hr = new SplittableRandom(id * 31 + 5);
+                    byte[] buf = new byte[4096];
+                    RegionSlice s = r.slice(4096, 65536);
+                    started.countDown();
+                    try {
+                        for (long i = 0;; i++) {
+                            long off = hr.nextLong((1 << 20) - 8192);
+                            switch ((int) (i & 7)) {
+                                case 0: r.putBytes(off, buf); break;
+                                case 1: r.fill(off, 5000, (byte) i); break;
+                                case 2: r.copy(off, (off + 777) % ((1 << 20) - 8192), 4000); break;
+                                case 3: r.getBytes(off, buf); break;
+                                case 4: s.putLong(off & 0xfff8, i); break;
+                                case 5: if (id == 1 && (i & 0xff) == 5) { r.msync(); } break;
+                                default: r.putLong(off, i); r.putInt(off + 8, (int) r.getLong(off)); break;
+                            }
+                        }
+                    } catch (RegionClosedException e) {
+                        ends[id] = 1;
+                    } catch (Throwable e) {
+                        unexpected.set(e);
+                    }
+                }));
+            }
+            hammers.forEach(Thread::start);
+            started.await();
+            long pause = rnd.nextLong(2_000_000);
+            long until = System.nanoTime() + pause;
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+            r.close();
+            for (Thread t : hammers) {
+                t.join(30_000);
+                assertFalse(t.isAlive(), "a hammer did not notice the close");
+            }
+            if (unexpected.get() != null) {
+                throw new AssertionError("round " + round, unexpected.get());
+            }
+            assertEquals(2, ends[0] + ends[1], "both hammers ended with RegionClosedException");
+            closedDuringAccess++;
+        }
+        assertEquals(rounds, closedDuringAccess);
+        // The file is intact and reopens.
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("race.db"))) {
+            assertEquals(1 << 20, r.size());
+        }
+    }
+
+    /** Far more regions than the arena has slots, opened and closed in turn (1 GiB slot each). */
+    @Test
+    void closedRegionsGiveTheirAddressSpaceBack() {
+        Path dir = TestFiles.shmDir("recycle");
+        int n = Integer.getInteger("snapshot.recycle.regions", 1100); // arena: 1024 slots by default
+        for (int i = 0; i < n; i++) {
+            try (PersistentRegion r = PersistentRegion.create(dir.resolve("r" + (i % 4)), 4096,
+                    Options.defaults().backend(Backend.FILE))) {
+                r.putInt(0, i);
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// TestFiles — scratch directories for the tests: disk (under the build dir) and /dev/shm (emulated PM).
+package org.snapshot;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+final class TestFiles {
+    private TestFiles() {}
+
+    /** A fresh directory on disk (the build directory's file system). */
+    static Path diskDir(String name) {
+        return fresh(Path.of(System.getProperty("snapshot.test.dir", "build/java/test-tmp")), name);
+    }
+
+    /** A fresh directory on /dev/shm, for emulated persistent memory. */
+    static Path shmDir(String name) {
+        return fresh(Path.of("/dev/shm/snapshot-java-test-" + ProcessHandle.current().pid()), name);
+    }
+
+    private static Path fresh(Path root, String name) {
+        try {
+            Path d = root.resolve(name);
+            delete(d);
+            Files.createDirectories(d);
+            return d;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void delete(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
+    }
+
+    static Path log(Path data) {
+        return data.resolveSibling(data.getFileName() + ".snaplog");
+    }
+
+    static byte[] read(Path p) {
+        try {
+            return Files.readAllBytes(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
