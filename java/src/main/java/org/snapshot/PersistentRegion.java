@@ -140,6 +140,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
                 throw closed();
             }
             int rc = SnapshotNative.snap_msync(m.handle);
+            Reference.reachabilityFence(m); // else the cleaner could close it under the call
             if (rc != 0) {
                 throw Errors.of("msync", path.toString(), rc);
             }
@@ -159,6 +160,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
             }
             long[] v = new long[SnapshotNative.STATS_COUNT];
             int rc = SnapshotNative.snap_foreign_stats(m.handle, v, v.length);
+            Reference.reachabilityFence(m);
             if (rc != 0) {
                 throw Errors.of("stats", path.toString(), rc);
             }
