@@ -95,7 +95,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         if (m.closed) {
             throw closed();
         }
-        Objects.checkFromIndexSize(offset, len, length);
+        if ((offset | len) < 0 || offset > length - len) {
+            Objects.checkFromIndexSize(offset, len, length); // throws, with the JDK's message
+        }
         return start + offset;
     }
 
