@@ -86,7 +86,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         // Closed regions keep their address range until the GC proves no accessor can touch it
         // (Mapping): if the arena is full of them, let the GC run and retry, as NIO does for
         // direct memory.
-        for (int attempt = 0; rc == SnapshotNative.E_NOSPACE && attempt < 8; attempt++) {
+        for (int attempt = 0; rc == SnapshotNative.E_NOSPACE && attempt < 10; attempt++) {
             System.gc();
             try {
                 Thread.sleep(1L << attempt);
