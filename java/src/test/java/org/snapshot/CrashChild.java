@@ -11,6 +11,11 @@ import java.nio.file.Path;
  * the log keeps its records.
  */
 public final class CrashChild {
+    /** A small log, so that checkpoints (and kills during them) come often. */
+    static Options options(Backend backend) {
+        return Options.defaults().backend(backend).logCapacity(1 << 20);
+    }
+
     public static void main(String[] args) {
         String mode = args[0];
         Path path = Path.of(args[1]);
@@ -20,7 +25,7 @@ public final class CrashChild {
         PrintStream out = System.out;
         out.println("opening");
         out.flush();
-        PersistentRegion r = PersistentRegion.create(path, size, Options.defaults().backend(backend));
+        PersistentRegion r = PersistentRegion.create(path, size, options(backend));
         long epoch = r.getLong(0);
         out.println("open " + epoch);
         out.flush();

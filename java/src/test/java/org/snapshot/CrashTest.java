@@ -77,7 +77,7 @@ class CrashTest {
             byte[] got = new byte[SIZE];
             // create(): the first child may have died before it created or sized the file.
             try (PersistentRegion r = PersistentRegion.create(file, SIZE,
-                    Options.defaults().backend(Backend.FILE))) {
+                    CrashChild.options(Backend.FILE))) {
                 assertEquals(SIZE, r.size());
                 epoch = r.getLong(0);
                 r.getBytes(0, got);
@@ -104,6 +104,7 @@ class CrashTest {
         }
         System.out.printf("CrashTest %s: %d SIGKILLs, %d during open/recovery, reached epoch %d, "
                 + "every reopen exact%n", backend, trials, duringOpen, committed);
+        TestFiles.delete(file.getParent());
         assertTrue(advanced > trials / 4, "the child made progress in most trials");
     }
 }

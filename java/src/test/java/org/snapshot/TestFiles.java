@@ -11,14 +11,31 @@ import java.util.stream.Stream;
 final class TestFiles {
     private TestFiles() {}
 
+    private static final Path SHM_ROOT =
+            Path.of("/dev/shm/snapshot-java-test-" + ProcessHandle.current().pid());
+    private static final Path DISK_ROOT =
+            Path.of(System.getProperty("snapshot.test.dir", "build/java/test-tmp"));
+
+    static {
+        // /dev/shm is memory: leave nothing there. The disk files go too (sparse, but large).
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                delete(SHM_ROOT);
+                delete(DISK_ROOT);
+            } catch (IOException e) {
+                System.err.println("TestFiles: cleaning up: " + e);
+            }
+        }));
+    }
+
     /** A fresh directory on disk (the build directory's file system). */
     static Path diskDir(String name) {
-        return fresh(Path.of(System.getProperty("snapshot.test.dir", "build/java/test-tmp")), name);
+        return fresh(DISK_ROOT, name);
     }
 
     /** A fresh directory on /dev/shm, for emulated persistent memory. */
     static Path shmDir(String name) {
-        return fresh(Path.of("/dev/shm/snapshot-java-test-" + ProcessHandle.current().pid()), name);
+        return fresh(SHM_ROOT, name);
     }
 
     private static Path fresh(Path root, String name) {
