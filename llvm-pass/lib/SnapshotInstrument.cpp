@@ -68,6 +68,8 @@
 //   opt-19 -load-pass-plugin=libsnapshot-pass.so -passes=snapshot-instrument -S in.ll -o out.ll
 //   Knobs (hidden cl::opts) from clang need the plugin loaded before -mllvm is parsed:
 //   clang-19 -fplugin=libsnapshot-pass.so -fpass-plugin=libsnapshot-pass.so -mllvm -snapshot-stats
+//   -snapshot-count-dynamic (measuring only) also counts at run time every write seen, by what the
+//   pass did with it, and every hook run, in the arena, slow path: see runtime/snapshot_count.h.
 //==============================================================================
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -92,6 +94,7 @@
 
 #include <cstddef>
 
+#include "snapshot_count.h"
 #include "snapshot_hook.h"
 
 using namespace llvm;
@@ -138,6 +141,12 @@ static cl::opt<unsigned> ClMergeSpan("snapshot-merge-span", cl::init(64), cl::Hi
                                      cl::desc("Largest range, in bytes, one merged hook covers"));
 static cl::opt<bool> ClPrintStats("snapshot-stats", cl::init(false), cl::Hidden,
                                   cl::desc("Print the pass's counters to stderr for each module"));
+static cl::opt<bool> ClCountDynamic(
+    "snapshot-count-dynamic", cl::init(false), cl::Hidden,
+    cl::desc("Also count at run time every write seen (instrumented, skipped by reason, "
+             "unhandled) and every hook run (in the arena, slow path) in the global array "
+             "snapshot_pass_counts; llvm-pass/runtime/snapshot_count.c prints it. For measuring "
+             "only: the increments are atomic adds"));
 
 // ---- Counters: LLVM STATISTICs (shown by -stats in an LLVM built with assertions) and the same
 // figures kept by the pass for -snapshot-stats (release LLVM builds compile STATISTIC away). ----
@@ -165,6 +174,18 @@ Statistic *const Stats[NumCounters] = {
     &NumStores,       &NumAtomics,       &NumMasked,     &NumMemIntrinsics,     &NumLibCalls,
     &NumSkippedStack, &NumSkippedGlobal, &NumSkippedTLS, &NumSkippedAddrSpace, &NumUnhandled,
     &NumHooks,        &NumMerged};
+// -snapshot-count-dynamic: the per-write counters are the runtime's first ones, in the same order.
+static_assert(int(CStore) == SNAPSHOT_COUNT_STORES && int(CAtomic) == SNAPSHOT_COUNT_ATOMICS &&
+                  int(CMasked) == SNAPSHOT_COUNT_MASKED &&
+                  int(CMemIntrinsic) == SNAPSHOT_COUNT_MEMINTRINSICS &&
+                  int(CLibCall) == SNAPSHOT_COUNT_LIBCALLS &&
+                  int(CSkipStack) == SNAPSHOT_COUNT_SKIPPED_STACK &&
+                  int(CSkipGlobal) == SNAPSHOT_COUNT_SKIPPED_GLOBAL &&
+                  int(CSkipTLS) == SNAPSHOT_COUNT_SKIPPED_TLS &&
+                  int(CSkipAddrSpace) == SNAPSHOT_COUNT_SKIPPED_ADDRSPACE &&
+                  int(CUnhandled) == SNAPSHOT_COUNT_UNHANDLED &&
+                  SNAPSHOT_COUNT_NUM <= SNAPSHOT_COUNT_ARRAY,
+              "llvm-pass/runtime/snapshot_count.h and the pass's counters disagree");
 const char *const CounterNames[NumCounters] = {
     "stores",          "atomics",        "masked",      "memintrinsics",     "libcalls",
     "skipped-stack",   "skipped-global", "skipped-tls", "skipped-addrspace", "unhandled",
@@ -285,6 +306,7 @@ private:
     Value *Base = nullptr;
     int64_t Lo = 0, Hi = 0;
     unsigned Stores = 1;
+    Instruction *First = nullptr; // merged stores: the first of them (I is the last)
   };
 
   void declareRuntime();
@@ -295,7 +317,11 @@ private:
   void count(Counter C) {
     ++Counts[C];
     ++*Stats[C];
+    if (ClCountDynamic && C <= CUnhandled && CurInst)
+      DynWrites.push_back({CurInst, C}); // counted at run time, before CurInst
   }
+  void declareCounts();
+  void bump(IRBuilder<> &B, unsigned Index);
   bool skip(Value *Ptr);
   void instrument(Site &S);
   void emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value *Addr,
@@ -322,7 +348,30 @@ private:
   SmallPtrSet<const Function *, 8> Annotated;
   DenseMap<const AllocaInst *, bool> Escapes;
   uint64_t Counts[NumCounters] = {};
+  // -snapshot-count-dynamic: the write being looked at, and each write with its counter.
+  Instruction *CurInst = nullptr;
+  SmallVector<std::pair<Instruction *, Counter>, 32> DynWrites;
+  GlobalVariable *DynCounts = nullptr;
 };
+
+// The array snapshot_pass_counts, defined weak and zero here, so that every instrumented module
+// has it; llvm-pass/runtime/snapshot_count.c defines it too and prints it.
+void Instrumenter::declareCounts() {
+  auto *Ty = ArrayType::get(Int64Ty, SNAPSHOT_COUNT_ARRAY);
+  DynCounts = M.getNamedGlobal("snapshot_pass_counts");
+  if (!DynCounts) {
+    DynCounts = new GlobalVariable(M, Ty, /*isConstant=*/false, GlobalValue::WeakAnyLinkage,
+                                   ConstantAggregateZero::get(Ty), "snapshot_pass_counts");
+    DynCounts->setAlignment(Align(8));
+  }
+}
+
+// snapshot_pass_counts[Index] += 1, relaxed atomic.
+void Instrumenter::bump(IRBuilder<> &B, unsigned Index) {
+  Value *P = B.CreateConstInBoundsGEP2_64(DynCounts->getValueType(), DynCounts, 0, Index);
+  markOurs(B.CreateAtomicRMW(AtomicRMWInst::Add, P, ConstantInt::get(Int64Ty, 1), MaybeAlign(8),
+                             AtomicOrdering::Monotonic));
+}
 
 void Instrumenter::declareRuntime() {
   // struct snap_arena_slot { uintptr_t base; uint64_t size; uint64_t *dirty; }
@@ -427,6 +476,7 @@ void Instrumenter::collect(Function &F, SmallVectorImpl<Site> &Sites) {
   for (BasicBlock &BB : F) {
     DenseMap<Value *, size_t> Open; // base pointer -> the Site of its stores since the last sync
     for (Instruction &I : BB) {
+      CurInst = &I;
       if (mayOrderStores(I))
         Open.clear();
       if (auto *SI = dyn_cast<StoreInst>(&I)) {
@@ -444,6 +494,8 @@ void Instrumenter::collect(Function &F, SmallVectorImpl<Site> &Sites) {
             Site &G = Sites[It->second];
             int64_t Lo = std::min(G.Lo, Off), Hi = std::max(G.Hi, End);
             if (Hi - Lo <= int64_t(ClMergeSpan)) { // one hook, after this store, for the group
+              if (!G.First)
+                G.First = G.I;
               G.I = &I;
               G.Lo = Lo;
               G.Hi = Hi;
@@ -578,6 +630,7 @@ void Instrumenter::collect(Function &F, SmallVectorImpl<Site> &Sites) {
 
 void Instrumenter::instrument(Site &S) {
   Instruction *I = S.I;
+  CurInst = S.First ? S.First : I;
   BasicBlock::iterator Pt;
   if (auto *Inv = dyn_cast<InvokeInst>(I)) {
     BasicBlock *Normal = SplitEdge(Inv->getParent(), Inv->getNormalDest());
@@ -629,6 +682,8 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   };
   if (Addr->getType()->getPointerAddressSpace() != 0) // only with -snapshot-skip-other-addrspace=false
     Addr = B.CreateAddrSpaceCast(Addr, PtrTy);
+  if (DynCounts)
+    bump(B, SNAPSHOT_COUNT_HOOKS);
   Value *A = B.CreatePtrToInt(Addr, IntPtrTy, "snap.addr");
   // Acquire on the length, as the C hook does: the arena's bounds are read after it is published.
   Value *ArenaLenV = AtomicLoad(IntPtrTy, ArenaLen, AtomicOrdering::Acquire, "snap.arena.len");
@@ -642,7 +697,11 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   InArena->setName("snap.in_arena");
   B.SetInsertPoint(Term);
   Value *N = Len(B);
+  if (DynCounts)
+    bump(B, SNAPSHOT_COUNT_IN_ARENA);
   if (!ClInlineBitTest) {
+    if (DynCounts)
+      bump(B, SNAPSHOT_COUNT_SLOW);
     markOurs(B.CreateCall(TrackSlow, {Addr, N}));
     return;
   }
@@ -701,6 +760,8 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   B.CreateCondBr(Marked, Cont, Slow, MDB.createLikelyBranchWeights());
 
   B.SetInsertPoint(Slow);
+  if (DynCounts)
+    bump(B, SNAPSHOT_COUNT_SLOW);
   markOurs(B.CreateCall(TrackSlow, {Addr, N}));
   B.CreateBr(Cont);
 }
@@ -727,14 +788,22 @@ bool Instrumenter::run() {
     if (!excluded(F))
       Funcs.push_back(&F);
   bool Changed = false;
+  if (ClCountDynamic && !Funcs.empty())
+    declareCounts();
   for (Function *F : Funcs) {
     SmallVector<Site, 32> Sites;
     Escapes.clear();
+    DynWrites.clear();
+    CurInst = nullptr;
     collect(*F, Sites);
     if (!Sites.empty() && !SlotTy)
       declareRuntime();
     for (Site &S : Sites)
       instrument(S);
+    for (auto &[I, C] : DynWrites) { // the write's own counter, just before it
+      IRBuilder<> B(I);
+      bump(B, C);
+    }
     F->addFnAttr("snapshot-instrumented");
     Changed = true;
   }
