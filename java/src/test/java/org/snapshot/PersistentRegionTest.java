@@ -186,6 +186,7 @@ class PersistentRegionTest {
     }
 
     @Test
+    @SuppressWarnings("try") // closes the region inside its try, on purpose
     void slices() {
         try (PersistentRegion r = fresh("slices")) {
             RegionSlice s = r.slice(4096, 8192);
