@@ -1,4 +1,4 @@
-// ChildJvm — starts CrashChild in a fresh JVM with this test's class path.
+// ChildJvm — starts CrashChild (or another test main class) in a fresh JVM with this test's class path.
 package org.snapshot;
 
 import java.io.IOException;
@@ -12,6 +12,12 @@ final class ChildJvm {
 
     /** Start CrashChild; its stdout goes to {@code out} if not null, else to a pipe. */
     static Process start(Map<String, String> env, Path out, String... args) throws IOException {
+        return start(CrashChild.class, env, out, args);
+    }
+
+    /** Start the main class {@code main}; stdout as for {@link #start(Map, Path, String...)}. */
+    static Process start(Class<?> main, Map<String, String> env, Path out, String... args)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // Start fast: the child lives for a fraction of a second.
@@ -22,7 +28,7 @@ final class ChildJvm {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add(CrashChild.class.getName());
+        cmd.add(main.getName());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
