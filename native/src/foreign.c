@@ -88,50 +88,32 @@ static int quarantined(const struct snap_region *r)
            __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SNAP_STATE_CLOSED && r->dirty.mem;
 }
 
+/* The hook stops using the bitmap; the slots stay owned by r, so the range is not handed to
+ * another region, and snap_track_slow() on it marks r's scratch bitmap. Uncommitted stores and the
+ * file's pages are dropped. */
+static void quarantine_memory(struct snap_region *r)
+{
+    snap_arena_publish(r->base, r->reserve, 0, NULL);
+    scratch((void *)r->base, r->reserve);
+    scratch(r->dirty.mem, r->dirty.mem_len);
+}
+
 int snap_foreign_close(snap_region *r)
 {
     int rc = snap_region_check(r);
-    if (rc)
-        return rc;
-    /* What snap_close() does, except for the memory: flush applied records and empty the log
-     * (skipped in PANIC, invariant 8), then mark the handle closed. */
-    if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
-        rc = snap_checkpoint(r);
-    __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
-    /* The hook stops using the bitmap; the slots stay owned by r, so the range is not handed to
-     * another region, and snap_track_slow() on it marks r's scratch bitmap. */
-    snap_arena_publish(r->base, r->reserve, 0, NULL);
-    scratch((void *)r->base, r->reserve); /* uncommitted stores and the file's pages are dropped */
-    scratch(r->dirty.mem, r->dirty.mem_len);
-    snap_be_close(r->be);
-    r->be = NULL;
-    if (r->lock_fd >= 0)
-        close(r->lock_fd);
-    r->lock_fd = -1;
-    snap_commit_destroy(r);
-    return rc;
+    return rc ? rc : snap_region_close(r, quarantine_memory);
 }
-
-/* Released handles are freed in order, later, so that a stale handle passed to a snap_* call reads
- * a closed handle rather than freed memory (as region.c does for snap_close()). */
-#define GRAVEYARD_SIZE 1024
-static struct snap_region *graveyard[GRAVEYARD_SIZE];
-static unsigned graveyard_next;
-static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void snap_foreign_release(snap_region *r)
 {
-    pthread_mutex_lock(&graveyard_mu);
-    if (!quarantined(r)) {
-        pthread_mutex_unlock(&graveyard_mu);
-        return;
-    }
-    snap_arena_free(r->base, r->reserve); /* PROT_NONE again, and the slots become free */
-    snap_dirty_destroy(&r->dirty);        /* dirty.mem = NULL: a second release does nothing */
-    free(graveyard[graveyard_next]);
-    graveyard[graveyard_next] = r;
-    graveyard_next = (graveyard_next + 1) % GRAVEYARD_SIZE;
-    pthread_mutex_unlock(&graveyard_mu);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* a second release does nothing */
+    pthread_mutex_lock(&mu);
+    int release = quarantined(r);
+    if (release)
+        snap_region_free_memory(r); /* dirty.mem = NULL: no longer quarantined */
+    pthread_mutex_unlock(&mu);
+    if (release)
+        snap_region_bury(r);
 }
 
 int snap_foreign_emulate_pmem(void)

@@ -193,7 +193,7 @@ static struct snap_region *graveyard[GRAVEYARD_SIZE];
 static unsigned graveyard_next;
 static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void bury(struct snap_region *r)
+void snap_region_bury(struct snap_region *r)
 {
     pthread_mutex_lock(&graveyard_mu);
     free(graveyard[graveyard_next]);
@@ -289,25 +289,37 @@ fail_files:
     return rc;
 }
 
-int snap_close(snap_region *r)
+void snap_region_free_memory(struct snap_region *r)
 {
-    int rc = snap_region_check(r);
-    if (rc)
-        return rc;
+    snap_arena_free(r->base, r->reserve);
+    snap_dirty_destroy(&r->dirty);
+}
+
+int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r))
+{
+    int rc = 0;
     /* Flush applied records and empty the log, so the next open has nothing to replay. Skipped in
      * PANIC: nothing may be written after a failure (invariant 8); the next open recovers. */
     if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
         rc = snap_checkpoint(r);
     __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
-    snap_arena_free(r->base, r->reserve);
-    snap_dirty_destroy(&r->dirty);
+    dispose_memory(r);
     snap_be_close(r->be);
     r->be = NULL;
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     r->lock_fd = -1;
     snap_commit_destroy(r);
-    bury(r);
+    return rc;
+}
+
+int snap_close(snap_region *r)
+{
+    int rc = snap_region_check(r);
+    if (rc)
+        return rc;
+    rc = snap_region_close(r, snap_region_free_memory);
+    snap_region_bury(r);
     return rc;
 }
 

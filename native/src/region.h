@@ -57,6 +57,17 @@ struct snap_region {
 /* Validate a handle for a call: SNAP_E_INVAL if NULL or not a region, SNAP_E_CLOSED if closed. */
 int snap_region_check(const struct snap_region *r);
 
+/* Close a checked, open handle: checkpoint (unless in PANIC), mark it closed, let dispose_memory
+ * deal with the DRAM copy and the bitmaps, then close the files and the commit state. Returns the
+ * checkpoint's result; the handle is closed either way. snap_close() passes
+ * snap_region_free_memory; snap_foreign_close() quarantines the memory instead (foreign.c). */
+int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r));
+void snap_region_free_memory(struct snap_region *r); /* arena slots back, bitmaps unmapped */
+
+/* Keep a closed handle's memory for the last 1024 closes, so a use after close reads a closed
+ * handle rather than freed memory; frees the oldest. */
+void snap_region_bury(struct snap_region *r);
+
 /* commit.c */
 int snap_commit_init(struct snap_region *r);
 void snap_commit_destroy(struct snap_region *r);
