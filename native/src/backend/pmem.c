@@ -150,36 +150,41 @@ static int pmem_resize(struct snap_backend *b, int which, uint64_t new_size)
     return 0;
 }
 
+/* The mapped address of [off, off+len) of file `which`, mapped on demand; NULL with *rc set (0 for
+ * an empty range). */
+static uint8_t *span(struct snap_backend *b, int which, uint64_t off, size_t len, int *rc)
+{
+    if (!valid_file(which)) {
+        *rc = SNAP_E_INVAL;
+        return NULL;
+    }
+    struct pmem_file *p = pf(b, which);
+    if ((*rc = check_range(p, off, len)) != 0 || len == 0 || (*rc = map_file(p)) != 0)
+        return NULL;
+    return p->addr + off;
+}
+
 static int pmem_read(struct snap_backend *b, int which, uint64_t off, void *buf, size_t len)
 {
-    if (!valid_file(which))
-        return SNAP_E_INVAL;
-    struct pmem_file *p = pf(b, which);
-    int rc = check_range(p, off, len);
-    if (rc || len == 0)
-        return rc;
-    if ((rc = map_file(p)) != 0)
-        return rc;
-    memcpy(buf, p->addr + off, len);
-    return 0;
+    int rc;
+    const uint8_t *src = span(b, which, off, len, &rc);
+    if (src)
+        memcpy(buf, src, len);
+    return rc;
 }
 
 static int pmem_write(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
 {
-    if (!valid_file(which))
-        return SNAP_E_INVAL;
-    struct pmem_file *p = pf(b, which);
-    int rc = check_range(p, off, len);
-    if (rc || len == 0)
+    int rc;
+    uint8_t *dst = span(b, which, off, len, &rc);
+    if (!dst)
         return rc;
-    if ((rc = map_file(p)) != 0)
-        return rc;
-    if (p->is_pmem)
+    if (pf(b, which)->is_pmem)
         /* Non-temporal stores: no read-for-ownership of the destination and no clwb per line;
          * the barrier (pmem_drain) orders them. */
-        pmem_memcpy(p->addr + off, buf, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
+        pmem_memcpy(dst, buf, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
     else
-        memcpy(p->addr + off, buf, len); /* page cache: written back by the barrier's fdatasync */
+        memcpy(dst, buf, len); /* page cache: written back by the barrier's fdatasync */
     return 0;
 }
 
