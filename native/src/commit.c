@@ -250,6 +250,76 @@ static void stat_add(uint64_t *counter, uint64_t n)
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* A record being committed: its runs sit in the stage after the header; `data` is the whole
+ * payload, or one piece when the record is streamed. */
+struct record {
+    struct snap_rec_run *runs;
+    uint64_t nruns, payload, lines;
+    uint64_t head;  /* header + run table */
+    uint64_t total; /* bytes in the log */
+    uint64_t at;    /* log offset of the record */
+    uint8_t *data;
+    size_t piece;
+    int stream;
+};
+
+/* Step 3 (and, streaming, step 5's writes): copy each piece from DRAM, take its CRC while it is in
+ * cache, write it to the log at once when streaming; then the header, last. */
+static int write_record(struct snap_region *r, struct record *rec, uint64_t size)
+{
+    static const uint8_t zeros[SNAP_REC_ALIGN];
+    const uint64_t pad = rec->total - rec->head - rec->payload;
+    uint32_t crc = snap_crc32c(0, rec->runs, rec->nruns * sizeof *rec->runs);
+    int rc = 0;
+    if (rec->stream)
+        rc = snap_be_write(r->be, SNAP_LOG, rec->at + sizeof(struct snap_rec_header), rec->runs,
+                           rec->nruns * sizeof *rec->runs);
+    for (uint64_t i = 0, pos = 0; i < rec->nruns && !rc; i++) {
+        for (uint64_t done = 0; done < rec->runs[i].len && !rc;) {
+            uint64_t n = rec->runs[i].len - done < rec->piece ? rec->runs[i].len - done : rec->piece;
+            uint8_t *dst = rec->stream ? rec->data : rec->data + pos;
+            copy_lines(dst, (const uint8_t *)r->base + rec->runs[i].off + done, n);
+            crc = snap_crc32c(crc, dst, n);
+            if (rec->stream)
+                rc = snap_be_write(r->be, SNAP_LOG, rec->at + rec->head + pos, dst, n);
+            pos += n;
+            done += n;
+        }
+    }
+    if (rc)
+        return rc;
+    snap_rec_header_fill(r->stage, r->log_off, r->log.log_id, r->next_epoch, size, rec->nruns,
+                         rec->payload, crc);
+    if (!rec->stream) {
+        memset(rec->data + rec->payload, 0, pad);
+        return snap_be_write(r->be, SNAP_LOG, rec->at, r->stage, rec->total);
+    }
+    rc = snap_be_write(r->be, SNAP_LOG, rec->at + rec->head + rec->payload, zeros, pad);
+    return rc ? rc : snap_be_write(r->be, SNAP_LOG, rec->at, r->stage, sizeof(struct snap_rec_header));
+}
+
+/* Step 6: apply the committed bytes to the data file — from the stage, or read back from the log
+ * (streamed records): never from the live DRAM copy (invariant 6). */
+static int apply_record(struct snap_region *r, const struct record *rec)
+{
+    int rc = 0;
+    for (uint64_t i = 0, pos = 0; i < rec->nruns && !rc; i++) {
+        for (uint64_t done = 0; done < rec->runs[i].len && !rc;) {
+            uint64_t n = rec->runs[i].len - done < rec->piece ? rec->runs[i].len - done : rec->piece;
+            const uint8_t *src = rec->data + pos;
+            if (rec->stream) {
+                rc = snap_be_read(r->be, SNAP_LOG, rec->at + rec->head + pos, rec->data, n);
+                src = rec->data;
+            }
+            if (!rc)
+                rc = snap_be_write(r->be, SNAP_DATA, rec->runs[i].off + done, src, n);
+            pos += n;
+            done += n;
+        }
+    }
+    return rc;
+}
+
 /* Steps 1-6 of the protocol. Leader only (r->leader_active), without r->mu. */
 static int commit_once(struct snap_region *r)
 {
@@ -264,94 +334,52 @@ static int commit_once(struct snap_region *r)
         heavy_barrier(); /* step 2 */
 
     /* Line runs become byte runs, clipped to the region's size. */
-    uint64_t nruns = 0, payload = 0, lines = 0;
+    struct record rec = {0};
     for (long i = 0; i < nline_runs; i++) {
         uint64_t off = r->runs[i].first << SNAP_LINE_SHIFT;
         if (off >= size)
             break; /* runs are ascending */
         uint64_t len = r->runs[i].count << SNAP_LINE_SHIFT;
-        payload += len < size - off ? len : size - off;
-        lines += r->runs[i].count;
-        nruns++;
+        rec.payload += len < size - off ? len : size - off;
+        rec.lines += r->runs[i].count;
+        rec.nruns++;
     }
-    const uint64_t head = sizeof(struct snap_rec_header) + nruns * sizeof(struct snap_rec_run);
-    const uint64_t total = snap_rec_size(nruns, payload);
-    const int stream = total > snap_commit_stream_min;
-    if (ensure_stage(r, stream ? head + snap_commit_piece : total)) {
+    rec.head = sizeof(struct snap_rec_header) + rec.nruns * sizeof(struct snap_rec_run);
+    rec.total = snap_rec_size(rec.nruns, rec.payload);
+    rec.stream = rec.total > snap_commit_stream_min;
+    rec.piece = rec.stream ? snap_commit_piece : COPY_PIECE;
+    if (ensure_stage(r, rec.stream ? rec.head + snap_commit_piece : rec.total)) {
         for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
             snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
         return -ENOMEM;
     }
-    struct snap_rec_run *rruns = (struct snap_rec_run *)(r->stage + sizeof(struct snap_rec_header));
-    for (uint64_t i = 0; i < nruns; i++) {
+    rec.runs = (struct snap_rec_run *)(r->stage + sizeof(struct snap_rec_header));
+    rec.data = r->stage + rec.head;
+    for (uint64_t i = 0; i < rec.nruns; i++) {
         uint64_t off = r->runs[i].first << SNAP_LINE_SHIFT;
         uint64_t len = r->runs[i].count << SNAP_LINE_SHIFT;
-        rruns[i] = (struct snap_rec_run){off, len < size - off ? len : size - off};
+        rec.runs[i] = (struct snap_rec_run){off, len < size - off ? len : size - off};
     }
 
     int rc = 0;
-    if (r->log_off + total > r->log.area_size) /* step 4 */
-        rc = checkpoint_sized(r, total);
-    const uint64_t rec = SNAP_LOG_AREA_OFF + r->log_off;
-    uint8_t *data = r->stage + head; /* the whole payload, or one piece when streaming */
-    const size_t piece = stream ? snap_commit_piece : COPY_PIECE;
-
-    /* Step 3: copy each piece from DRAM, take its CRC while it is in cache, and (streaming)
-     * write it to the log at once. */
-    uint32_t crc = snap_crc32c(0, rruns, nruns * sizeof *rruns);
-    if (!rc && stream)
-        rc = snap_be_write(r->be, SNAP_LOG, rec + sizeof(struct snap_rec_header), rruns,
-                           nruns * sizeof *rruns);
-    for (uint64_t i = 0, pos = 0; i < nruns && !rc; i++) {
-        for (uint64_t done = 0; done < rruns[i].len && !rc;) {
-            uint64_t n = rruns[i].len - done < piece ? rruns[i].len - done : piece;
-            uint8_t *dst = stream ? data : data + pos;
-            copy_lines(dst, (const uint8_t *)r->base + rruns[i].off + done, n);
-            crc = snap_crc32c(crc, dst, n);
-            if (stream)
-                rc = snap_be_write(r->be, SNAP_LOG, rec + head + pos, dst, n);
-            pos += n;
-            done += n;
-        }
-    }
-    static const uint8_t zeros[SNAP_REC_ALIGN];
-    uint64_t pad = total - head - payload;
-    snap_rec_header_fill(r->stage, r->log_off, r->log.log_id, r->next_epoch, size, nruns, payload, crc);
-    if (!rc && stream) {
-        rc = snap_be_write(r->be, SNAP_LOG, rec + head + payload, zeros, pad);
-        if (!rc) /* the header last: any order is fine before the barrier, this one is simplest */
-            rc = snap_be_write(r->be, SNAP_LOG, rec, r->stage, sizeof(struct snap_rec_header));
-    } else if (!rc) {
-        memset(data + payload, 0, pad);
-        rc = snap_be_write(r->be, SNAP_LOG, rec, r->stage, total);
-    }
+    if (r->log_off + rec.total > r->log.area_size) /* step 4 */
+        rc = checkpoint_sized(r, rec.total);
+    rec.at = SNAP_LOG_AREA_OFF + r->log_off;
+    if (!rc)
+        rc = write_record(r, &rec, size);
     if (!rc)
         rc = snap_be_barrier(r->be, SNAP_LOG); /* step 5: the commit point */
     if (rc)
         return rc;
-    r->log_off += total;
+    r->log_off += rec.total;
     r->next_epoch++;
     r->committed_size = size;
 
-    /* Step 6: apply the committed bytes — from the stage, or read back from the log. */
-    for (uint64_t i = 0, pos = 0; i < nruns && !rc; i++) {
-        for (uint64_t done = 0; done < rruns[i].len && !rc;) {
-            uint64_t n = rruns[i].len - done < piece ? rruns[i].len - done : piece;
-            const uint8_t *src = data + pos;
-            if (stream) {
-                rc = snap_be_read(r->be, SNAP_LOG, rec + head + pos, data, n);
-                src = data;
-            }
-            if (!rc)
-                rc = snap_be_write(r->be, SNAP_DATA, rruns[i].off + done, src, n);
-            pos += n;
-            done += n;
-        }
-    }
+    rc = apply_record(r, &rec);
     stat_add(&r->st_commits, 1);
-    stat_add(&r->st_lines, lines);
-    stat_add(&r->st_bytes, payload);
-    stat_add(&r->st_log_bytes, total);
+    stat_add(&r->st_lines, rec.lines);
+    stat_add(&r->st_bytes, rec.payload);
+    stat_add(&r->st_log_bytes, rec.total);
     snap_assert_region_state(r);
     if (!rc && r->verify)
         rc = snap_verify_region(r);
