@@ -38,7 +38,9 @@ import org.snapshot.PersistentRegion;
  *       {@code MappedByteBuffer.force()};
  *   <li>{@code diskPwriteFdatasync}: {@code FileChannel.write(buf, pos)} of the 64 bytes and
  *       {@code force(false)} — Java's pwrite + fdatasync, the floor for one durable small write;
- *   <li>{@code pmemRegionMsync}: a region on emulated PM ({@code Backend.EMULATED_PMEM}, /dev/shm).
+ *   <li>{@code pmemRegionMsync}: a region on emulated PM ({@code Backend.EMULATED_PMEM}, /dev/shm);
+ *       {@code pmemRegionMsyncNoConcurrentWriters} the same opened with
+ *       {@code noConcurrentWriters(true)} (no membarrier).
  * </ul>
  *
  * The disk files go to {@code -Dsnapshot.bench.dir} (default {@code build/bench}, which must be on a
@@ -114,6 +116,10 @@ public class MsyncBenchmark {
         void open(String medium, Backend backend) throws IOException {
             file = fullFile(dir(medium));
             region = PersistentRegion.create(file, SIZE, Options.defaults().backend(backend));
+            touch();
+        }
+
+        void touch() {
             // Touch every page of the DRAM copy (MAP_PRIVATE: copy-on-write on the first store).
             for (long p = 0; p < SIZE; p += 4096) {
                 region.putLong(p, 0);
@@ -142,6 +148,17 @@ public class MsyncBenchmark {
         @Setup(Level.Trial)
         public void setUp() throws IOException {
             open("pmem", Backend.EMULATED_PMEM);
+        }
+    }
+
+    /** Emulated PM, opened with noConcurrentWriters(true): msync skips its membarrier. */
+    public static class PmemRegionNcw extends RegionState {
+        @Setup(Level.Trial)
+        public void setUp() throws IOException {
+            file = fullFile(dir("pmem"));
+            region = PersistentRegion.create(file, SIZE,
+                    Options.defaults().backend(Backend.EMULATED_PMEM).noConcurrentWriters(true));
+            touch();
         }
     }
 
@@ -196,6 +213,12 @@ public class MsyncBenchmark {
 
     @Benchmark
     public void pmemRegionMsync(PmemRegion s) {
+        update(s.region, s.nextOffset(), s.value++);
+        s.region.msync();
+    }
+
+    @Benchmark
+    public void pmemRegionMsyncNoConcurrentWriters(PmemRegionNcw s) {
         update(s.region, s.nextOffset(), s.value++);
         s.region.msync();
     }
