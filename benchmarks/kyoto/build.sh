@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# benchmarks/kyoto/build.sh — fetch Kyoto Cabinet 1.2.79 (Debian bookworm source package), apply
+# our patch (kyoto.patch: the HashDB file is a Snapshot region, a transaction commit is one
+# snap_msync, Kyoto's WAL is off) and build two variants with clang++-19:
+#
+#   $OUT/patched  kcfile.cc patched, every file compiled with the Snapshot clang plugin,
+#                 linked with libsnapshot
+#   $OUT/plain    the same source, no patch, no plugin (Kyoto's own WAL transactions)
+#
+# Kyoto's code is never committed: it is fetched into $OUT/src (default build/kyoto).
+# The apt lists for the deb-src line live under $OUT/apt, so the system's lists are untouched.
+# Needs: libsnapshot and the plugin built (scripts/build build), dpkg-dev, zlib1g-dev.
+#   benchmarks/kyoto/build.sh [OUT]
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+OUT=${1:-$ROOT/build/kyoto}
+SNAPLIB=${SNAPSHOT_LIB_DIR:-$ROOT/build/native}
+PLUGIN=${SNAPSHOT_PASS_PLUGIN:-$ROOT/build/llvm-pass/libsnapshot-pass.so}
+JOBS=${JOBS:-2}
+for f in "$SNAPLIB/libsnapshot.so" "$PLUGIN"; do
+  [ -e "$f" ] || { echo "missing $f: run scripts/build build" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# 1. fetch: a temporary deb-src line for bookworm main, for these apt commands only
+SRC=$OUT/src/kyotocabinet-1.2.79
+if [ ! -f "$SRC/kcfile.cc" ]; then
+  uri=$(grep -hoE '(URIs:|^deb) +[a-z]+://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+        | grep -oE "[a-z]+://[^ ]+" | head -1 || true)
+  uri=${uri:-http://deb.debian.org/debian}
+  A=$OUT/apt
+  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$OUT/src"
+  echo "deb-src $uri bookworm main" > "$A/sources.list"
+  O=(-o Dir::Etc::sourcelist="$A/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$A/lists"
+     -o Dir::Cache="$A/cache" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+  apt-get update "${O[@]}" -qq
+  (cd "$OUT/src" && apt-get source "${O[@]}" -qq kyotocabinet=1.2.79-2)
+fi
+[ -f "$SRC/kcfile.cc" ] || { echo "fetch failed: no $SRC" >&2; exit 1; }
+
+# 2. two copies: plain and patched
+build() { # name patch? cxxflags cppflags ldflags libs
+  local name=$1 patch=$2 dir=$OUT/$1
+  if [ ! -f "$dir/.configured" ]; then
+    rm -rf "$dir"; cp -a "$SRC" "$dir"
+    if [ "$patch" = yes ]; then (cd "$dir" && patch -p1 --no-backup-if-mismatch < "$HERE/kyoto.patch"); fi
+    (cd "$dir" && CC=clang-19 CXX=clang++-19 CXXFLAGS="$3" CPPFLAGS="$4" LDFLAGS="$5" LIBS="$6" \
+        ./configure --disable-shared --disable-atomic -q) && touch "$dir/.configured"
+  fi
+  make -C "$dir" -j"$JOBS" -s CMDLIBS='$(LIBS)' libkyotocabinet.a kchashtest kchashmgr >/dev/null
+  echo "built $dir"
+}
+build plain no "" "" "" ""
+build patched yes "-fpass-plugin=$PLUGIN" "-I$ROOT/native/include" \
+  "-L$SNAPLIB -Wl,-rpath,$SNAPLIB" "-lsnapshot"
