@@ -55,3 +55,11 @@ build() { # name patch? cxxflags cppflags ldflags libs
 build plain no "" "" "" ""
 build patched yes "-fpass-plugin=$PLUGIN" "-I$ROOT/native/include" \
   "-L$SNAPLIB -Wl,-rpath,$SNAPLIB" "-lsnapshot"
+
+# 3. the driver (crash test, benchmark), against each variant
+clang++-19 -O2 -std=c++17 -fpass-plugin="$PLUGIN" -I"$OUT/patched" -I"$ROOT/native/include" \
+  "$HERE/kdriver.cc" -o "$OUT/patched/kdriver" -L"$OUT/patched" -lkyotocabinet \
+  -L"$SNAPLIB" -Wl,-rpath,"$SNAPLIB" -lsnapshot -lz -lpthread
+clang++-19 -O2 -std=c++17 -I"$OUT/plain" "$HERE/kdriver.cc" -o "$OUT/plain/kdriver" \
+  -L"$OUT/plain" -lkyotocabinet -lz -lpthread
+echo "built $OUT/{patched,plain}/kdriver"
