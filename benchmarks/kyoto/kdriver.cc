@@ -6,6 +6,8 @@
 //                                    printing each number after its commit returns; runs until killed
 //   kdriver verify PATH SEED ACKED   the database must hold exactly the state after transaction L,
 //                                    L = ACKED or ACKED+1 (its "last" record); exit 1 otherwise
+//   kdriver create PATH              create an empty database (not killed: Kyoto's creation of a file
+//                                    is not a transaction)
 //   kdriver bench PATH TXNS OPS VSIZ TXNS transactions of OPS sets (VSIZ-byte values, random keys);
 //                                    prints transactions/s
 //
@@ -81,6 +83,9 @@ int main(int argc, char** argv) {
       printf("%llu\n", (unsigned long long)t);
       fflush(stdout);
     }
+  }
+  if (mode == "create" && argc == 3) {  // an empty database, closed cleanly (creation is not atomic)
+    return open_db(&db, path) && db.close() ? 0 : 1;
   }
   if (mode == "verify" && argc == 5) {
     uint64_t seed = strtoull(argv[3], 0, 10);
