@@ -115,7 +115,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 1);
         m.window(at).put(Mapping.index(at), value);
-        m.markSmall(at, 1);
+        if (!m.marked(at, 1)) {
+            m.markSlow(at, 1);
+        }
         Reference.reachabilityFence(m);
     }
 
@@ -131,7 +133,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 2);
         m.window(at).putShort(Mapping.index(at), value);
-        m.markSmall(at, 2);
+        if (!m.marked(at, 2)) {
+            m.markSlow(at, 2);
+        }
         Reference.reachabilityFence(m);
     }
 
@@ -147,7 +151,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 4);
         m.window(at).putInt(Mapping.index(at), value);
-        m.markSmall(at, 4);
+        if (!m.marked(at, 4)) {
+            m.markSlow(at, 4);
+        }
         Reference.reachabilityFence(m);
     }
 
@@ -163,7 +169,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 8);
         m.window(at).putLong(Mapping.index(at), value);
-        m.markSmall(at, 8);
+        if (!m.marked(at, 8)) {
+            m.markSlow(at, 8);
+        }
         Reference.reachabilityFence(m);
     }
 
@@ -179,7 +187,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 4);
         m.window(at).putFloat(Mapping.index(at), value);
-        m.markSmall(at, 4);
+        if (!m.marked(at, 4)) {
+            m.markSlow(at, 4);
+        }
         Reference.reachabilityFence(m);
     }
 
@@ -195,7 +205,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 8);
         m.window(at).putDouble(Mapping.index(at), value);
-        m.markSmall(at, 8);
+        if (!m.marked(at, 8)) {
+            m.markSlow(at, 8);
+        }
         Reference.reachabilityFence(m);
     }
 
