@@ -55,6 +55,11 @@ build() { # name patch? cxxflags cppflags ldflags libs
 build plain no "" "" "" ""
 build patched yes "-fpass-plugin=$PLUGIN" "-I$ROOT/native/include" \
   "-L$SNAPLIB -Wl,-rpath,$SNAPLIB" "-lsnapshot"
+# negative control (KYOTO_NOPLUGIN=1): the patched source without the plugin; its stores into the
+# region are not tracked, so crash.sh and SNAPSHOT_VERIFY must catch it
+if [ "${KYOTO_NOPLUGIN:-0}" = 1 ]; then
+  build noplugin yes "" "-I$ROOT/native/include" "-L$SNAPLIB -Wl,-rpath,$SNAPLIB" "-lsnapshot"
+fi
 
 # 3. the driver (crash test, benchmark), against each variant
 clang++-19 -O2 -std=c++17 -fpass-plugin="$PLUGIN" -I"$OUT/patched" -I"$ROOT/native/include" \
@@ -62,4 +67,9 @@ clang++-19 -O2 -std=c++17 -fpass-plugin="$PLUGIN" -I"$OUT/patched" -I"$ROOT/nati
   -L"$SNAPLIB" -Wl,-rpath,"$SNAPLIB" -lsnapshot -lz -lpthread
 clang++-19 -O2 -std=c++17 -I"$OUT/plain" "$HERE/kdriver.cc" -o "$OUT/plain/kdriver" \
   -L"$OUT/plain" -lkyotocabinet -lz -lpthread
+if [ -d "$OUT/noplugin" ]; then
+  clang++-19 -O2 -std=c++17 -I"$OUT/noplugin" -I"$ROOT/native/include" "$HERE/kdriver.cc" \
+    -o "$OUT/noplugin/kdriver" -L"$OUT/noplugin" -lkyotocabinet -L"$SNAPLIB" -Wl,-rpath,"$SNAPLIB" \
+    -lsnapshot -lz -lpthread
+fi
 echo "built $OUT/{patched,plain}/kdriver"
