@@ -3,7 +3,9 @@
 // libsnapshot) and against the unpatched one.
 //
 //   kdriver run PATH SEED            transactions 1, 2, ... (resuming after the last committed one),
-//                                    printing each number after its commit returns; runs until killed
+//                                    printing each number after its commit returns; runs until killed.
+//                                    One in seven (by (seed, t)) is aborted instead, not printed
+//   (verify: L is ACKED or the next transaction after it that is not aborted)
 //   kdriver verify PATH SEED ACKED   the database must hold exactly the state after transaction L,
 //                                    L = ACKED or ACKED+1 (its "last" record); exit 1 otherwise
 //   kdriver create PATH              create an empty database (not killed: Kyoto's creation of a file
@@ -47,6 +49,10 @@ static void txn_ops(uint64_t seed, uint64_t t, std::vector<Op>* ops) {
   }
 }
 
+// One transaction in seven is aborted (end_transaction(false)) after its operations: it must leave
+// no trace. Its number is not printed.
+static bool aborted(uint64_t seed, uint64_t t) { return mix(seed * 7919 + t) % 7 == 0; }
+
 static bool open_db(kc::HashDB* db, const char* path) {
   db->tune_buckets(1 << 14);
   if (!db->open(path, kc::HashDB::OWRITER | kc::HashDB::OCREATE | kc::HashDB::OAUTOTRAN)) {
@@ -79,7 +85,9 @@ int main(int argc, char** argv) {
         if (o.rem) db.remove(o.key); else if (!db.set(o.key, o.val)) { fprintf(stderr, "set failed\n"); return 1; }
       }
       db.set("last", std::to_string(t));
-      if (!db.end_transaction(true)) { fprintf(stderr, "commit: %s\n", db.error().message()); return 1; }
+      bool commit = !aborted(seed, t);
+      if (!db.end_transaction(commit)) { fprintf(stderr, "end: %s\n", db.error().message()); return 1; }
+      if (!commit) continue;
       printf("%llu\n", (unsigned long long)t);
       fflush(stdout);
     }
@@ -91,14 +99,16 @@ int main(int argc, char** argv) {
     uint64_t seed = strtoull(argv[3], 0, 10);
     int64_t acked = atoll(argv[4]);
     if (!open_db(&db, path)) return 1;
-    int64_t last = last_of(&db);
-    if (last != acked && last != acked + 1) {
+    int64_t last = last_of(&db), next = acked + 1;
+    while (aborted(seed, next)) next++;
+    if (last != acked && last != next) {
       fprintf(stderr, "FAIL: recovered transaction %lld, acknowledged %lld\n", (long long)last, (long long)acked);
       return 1;
     }
     std::map<std::string, std::string> model;
     std::vector<Op> ops;
     for (int64_t t = 1; t <= last; t++) {
+      if (aborted(seed, t)) continue;
       txn_ops(seed, t, &ops);
       for (const Op& o : ops) { if (o.rem) model.erase(o.key); else model[o.key] = o.val; }
     }
