@@ -157,6 +157,10 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     /* A slot must sit where its seq says; otherwise it was copied around, not written by us. */
     if ((slot[pick].seq & 1) != (uint64_t)pick)
         return SNAP_E_CORRUPT;
+    /* Valid, but too close to the limit to keep counting: the headers this open would write could
+     * go past SNAP_LOG_MAX_COUNTER and lose to this one on the next open. Not written by us. */
+    if (slot[pick].seq > SNAP_LOG_OPEN_MAX_COUNTER || slot[pick].base_epoch > SNAP_LOG_OPEN_MAX_COUNTER)
+        return SNAP_E_CORRUPT;
     *out = slot[pick];
     return 0;
 }

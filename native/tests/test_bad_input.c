@@ -426,6 +426,26 @@ static void test_headers(void)
     CHECK_CONTENT(path, expect, SIZE);
     cases++;
 
+    /* Counters at the slot limit, checksums that check: refused, not opened, since the headers the
+     * open would write next (seq + 1) would be invalid and lose to this one on the next open. */
+    for (int field = 0; field < 2; field++) {
+        free(log);
+        log = slurp(lp, &log_len);
+        read_slot(lp, 0, &h[0]);
+        read_slot(lp, 1, &h[1]);
+        int s = h[1].seq > h[0].seq; /* the current slot */
+        if (field == 0)
+            h[s].seq = SNAP_LOG_MAX_COUNTER - 2 + (uint64_t)s; /* even in slot 0, odd in 1 */
+        else
+            h[s].base_epoch = SNAP_LOG_MAX_COUNTER;
+        h[s].crc = snap_crc32c(0, &h[s], offsetof(struct snap_log_header, crc));
+        write_slot(lp, s, &h[s]);
+        CHECK_OPEN_FAILS(path, SNAP_E_CORRUPT);
+        spit(lp, log, log_len);
+        CHECK_CONTENT(path, expect, SIZE);
+        cases++;
+    }
+
     /* A log shorter than its header area, but not empty. */
     free(log);
     log = slurp(lp, &log_len);
