@@ -27,16 +27,8 @@ OUT=$(cd "$OUT" && pwd)
 # 1. fetch: a temporary deb-src line for bookworm main, for these apt commands only
 SRC=$OUT/src/kyotocabinet-1.2.79
 if [ ! -f "$SRC/kcfile.cc" ]; then
-  uri=$(grep -hoE '(URIs:|^deb) +[a-z]+://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-        | grep -oE "[a-z]+://[^ ]+" | head -1 || true)
-  uri=${uri:-http://deb.debian.org/debian}
-  A=$OUT/apt
-  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$OUT/src"
-  echo "deb-src $uri bookworm main" > "$A/sources.list"
-  O=(-o Dir::Etc::sourcelist="$A/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$A/lists"
-     -o Dir::Cache="$A/cache" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
-  apt-get update "${O[@]}" -qq
-  (cd "$OUT/src" && apt-get source "${O[@]}" -qq kyotocabinet=1.2.79-2)
+  . "$ROOT/scripts/lib/deb-source.sh"
+  deb_source kyotocabinet=1.2.79-2 "$OUT/src" "$OUT/apt"
 fi
 [ -f "$SRC/kcfile.cc" ] || { echo "fetch failed: no $SRC" >&2; exit 1; }
 
