@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""benchmarks/report.py — medians, ratios, table and plots from the benchmark CSVs.
+
+  report.py [--plots DIR] [--readme FILE] [--command CMD] CSV...
+
+Every CSV has the header suite,workload,system,medium,threads,records,ops,run,seconds,ops_per_sec.
+Rows that differ only in `run` are repetitions: the report takes their median. Within one suite,
+workload, medium, thread count and record count, every other system is a peer of `snapshot`, and the
+ratio is snapshot's median throughput over the peer's (> 1: we are faster).
+
+Prints a Markdown table; with --readme, replaces the text between the markers
+<!-- bench:begin --> and <!-- bench:end --> in that file by the table (plus the machine and the
+command); with --plots, writes one PNG per suite and medium (throughput per workload, one bar per
+system). Plots need python3-matplotlib (scripts/bench installs it).
+"""
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+from collections import defaultdict
+
+US = "snapshot"
+FIELDS = ["suite", "workload", "system", "medium", "threads", "records", "ops", "run", "seconds",
+          "ops_per_sec"]
+
+
+def load(paths):
+    rows = []
+    for path in paths:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != FIELDS:
+                sys.exit(f"{path}: header is {reader.fieldnames}, expected {FIELDS}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    row["threads"] = int(row["threads"])
+                    row["records"] = int(row["records"])
+                    row["ops_per_sec"] = float(row["ops_per_sec"])
+                except ValueError as e:
+                    sys.exit(f"{path}:{line}: {e}")
+                rows.append(row)
+    return rows
+
+
+def medians(rows):
+    """(suite, workload, medium, threads, records) -> {system: (median ops/s, runs)}"""
+    runs = defaultdict(list)
+    for r in rows:
+        key = (r["suite"], r["workload"], r["medium"], r["threads"], r["records"])
+        runs[key, r["system"]].append(r["ops_per_sec"])
+    groups = defaultdict(dict)
+    for (key, system), values in runs.items():
+        groups[key][system] = (statistics.median(values), len(values))
+    return groups
+
+
+def fmt_ops(v):
+    return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
+
+
+def table(groups):
+    out = ["| suite | workload | medium | threads | records | system | median ops/s | runs | "
+           "snapshot : system |", "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(groups, key=lambda k: (k[0], k[2], k[1], k[3], k[4])):
+        suite, workload, medium, threads, records = key
+        systems = groups[key]
+        ours = systems.get(US)
+        for system in sorted(systems, key=lambda s: (s != US, s)):
+            med, n = systems[system]
+            ratio = "" if system == US or not ours else f"{ours[0] / med:.2f}x"
+            out.append(f"| {suite} | {workload} | {medium} | {threads} | {records} | {system} | "
+                       f"{fmt_ops(med)} | {n} | {ratio} |")
+    return "\n".join(out)
+
+
+def plots(groups, outdir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_plot = defaultdict(dict)  # (suite, medium) -> {(workload, threads, records): systems}
+    for (suite, workload, medium, threads, records), systems in groups.items():
+        label = workload if threads == 1 else f"{workload} x{threads}"
+        by_plot[suite, medium][label, records] = systems
+    os.makedirs(outdir, exist_ok=True)
+    written = []
+    for (suite, medium), cases in sorted(by_plot.items()):
+        labels = sorted(cases)
+        systems = sorted({s for c in cases.values() for s in c}, key=lambda s: (s != US, s))
+        width = 0.8 / len(systems)
+        fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(labels)), 4))
+        for i, system in enumerate(systems):
+            xs = [j + i * width for j in range(len(labels))]
+            ys = [cases[c][system][0] if system in cases[c] else 0 for c in labels]
+            ax.bar(xs, ys, width, label=system)
+        ax.set_xticks([j + width * (len(systems) - 1) / 2 for j in range(len(labels))])
+        ax.set_xticklabels([f"{w}\n{r:,} rec" for w, r in labels], fontsize=8)
+        ax.set_ylabel("operations per second (median)")
+        ax.set_yscale("log")
+        ax.set_title(f"{suite} on {medium}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = os.path.join(outdir, f"{suite}-{medium}.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Linux {platform.release()}"
+
+
+def update_readme(path, text):
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        sys.exit(f"{path}: no {begin} ... {end} markers")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("csv", nargs="+")
+    ap.add_argument("--plots", metavar="DIR")
+    ap.add_argument("--readme", metavar="FILE")
+    ap.add_argument("--command", default="scripts/bench")
+    args = ap.parse_args()
+    groups = medians(load(args.csv))
+    if not groups:
+        sys.exit("no rows in " + ", ".join(args.csv))
+    text = table(groups)
+    print(text)
+    if args.plots:
+        for p in plots(groups, args.plots):
+            print(f"plot: {p}", file=sys.stderr)
+    if args.readme:
+        update_readme(args.readme, f"Machine: {machine()}. Command: `{args.command}`.\n\n{text}")
+
+
+if __name__ == "__main__":
+    main()
