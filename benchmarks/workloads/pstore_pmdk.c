@@ -67,7 +67,7 @@ static int check_space(const char *path, uint64_t size)
     uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
     if (avail < size) {
         snprintf(last_error, sizeof last_error,
-                 "the PMDK pool needs %llu MiB but %s has only %llu MiB free",
+                 "the PMDK pool needs %llu MiB but %.200s has only %llu MiB free",
                  (unsigned long long)(size >> 20), dir, (unsigned long long)(avail >> 20));
         return PSTORE_E_NOSPACE;
     }
