@@ -9,7 +9,8 @@
 # Traces are generated once (benchmarks/ycsb/trace.sh, needs a JDK and Maven) and cached under
 # build/ycsb-traces/<records>-<ops>/. Environment: BENCH_BUILD_DIR (default build-bench, built Release
 # like scripts/bench-core), YCSB_SHM_DIR (default /dev/shm), YCSB_CSV (where rows go), YCSB_WORKLOADS
-# (default "a b c d e f"), YCSB_SYSTEMS (default "snapshot pmdk").
+# (default "a b c d e f"), YCSB_SYSTEMS (default "snapshot pmdk"), YCSB_NO_VERIFY=1 (replay with
+# --no-verify: no comparisons inside the timed loop; the check after reopening still runs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 die() { echo "run-ycsb-c: $*" >&2; exit 2; }
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--runs needs a count"; runs=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (try --help)" ;;
   esac
   shift
@@ -53,6 +54,8 @@ need_kb=$(( records * 3 * 12 / 10 + 1048576 ))
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
 [ "$avail_kb" -gt "$need_kb" ] || die "about $((need_kb >> 10)) MiB of memory needed, $((avail_kb >> 10)) MiB available"
 
+verify=()
+[ "${YCSB_NO_VERIFY:-0}" = 1 ] && verify=(--no-verify)
 export PMEM_IS_PMEM_FORCE=1
 echo "run-ycsb-c: $records records, $ops ops, workloads $workloads, $runs run(s), systems $systems -> $csv" >&2
 for ((run = 1; run <= runs; run++)); do
@@ -63,7 +66,7 @@ for ((run = 1; run <= runs; run++)); do
       dir=$(mktemp -d "$shm/ycsb-c.XXXXXX")
       status=0
       "$build/benchmarks/ycsb-c/ycsb_replay_$s" --load "$traces/$w.load.trace" --run "$traces/$w.run.trace" \
-        --dir "$dir" --csv "$csv" --run-id "$run" || status=$?
+        --dir "$dir" --csv "$csv" --run-id "$run" "${verify[@]}" || status=$?
       rm -rf "$dir"
       [ $status = 0 ] || die "workload $w on $s failed (exit $status)"
     done

@@ -292,6 +292,10 @@ int main(int argc, char **argv)
         usage();
     if (!medium)
         medium = medium_of(dir);
+    const char *force = getenv("PMEM_IS_PMEM_FORCE");
+    if (strcmp(medium, "disk") == 0 && force && strcmp(force, "1") == 0)
+        die("unset PMEM_IS_PMEM_FORCE for a disk run: it makes libpmem treat %s as persistent "
+            "memory, so nothing would reach the disk", dir);
     const char *system = pstore_name();
 
     struct keyset ks = {0};
