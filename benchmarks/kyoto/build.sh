@@ -32,14 +32,23 @@ if [ ! -f "$SRC/kcfile.cc" ]; then
 fi
 [ -f "$SRC/kcfile.cc" ] || { echo "fetch failed: no $SRC" >&2; exit 1; }
 
-# 2. two copies: plain and patched
+# 2. two copies: plain and patched. The patched one also compiles our kcsnap.cc (the hooks the
+# patch calls) into libkyotocabinet; a change of the patch rebuilds the copy from scratch.
 build() { # name patch? cxxflags cppflags ldflags libs
-  local name=$1 patch=$2 dir=$OUT/$1
-  if [ ! -f "$dir/.configured" ]; then
+  local name=$1 patch=$2 dir=$OUT/$1 stamp
+  stamp=$( [ "$patch" = yes ] && cat "$HERE/kyoto.patch" | md5sum | cut -c1-32 || echo plain)
+  if [ "$(cat "$dir/.configured" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$dir"; cp -a "$SRC" "$dir"
-    if [ "$patch" = yes ]; then (cd "$dir" && patch -p1 --no-backup-if-mismatch < "$HERE/kyoto.patch"); fi
+    if [ "$patch" = yes ]; then
+      (cd "$dir" && patch -p1 -s --no-backup-if-mismatch < "$HERE/kyoto.patch")
+      sed -i 's/^MYLIBOBJFILES="kcutil.o /MYLIBOBJFILES="kcsnap.o kcutil.o /' "$dir/configure"
+    fi
     (cd "$dir" && CC=clang-19 CXX=clang++-19 CXXFLAGS="$3" CPPFLAGS="$4" LDFLAGS="$5" LIBS="$6" \
-        ./configure --disable-shared --disable-atomic -q) && touch "$dir/.configured"
+        ./configure --disable-shared --disable-atomic -q) && echo "$stamp" > "$dir/.configured"
+  fi
+  if [ "$patch" = yes ]; then  # copied only when changed, so make rebuilds only what changed
+    cmp -s "$HERE/kcsnap.h" "$dir/kcsnap.h" || { cp "$HERE/kcsnap.h" "$dir/"; touch "$dir/kcfile.cc"; }
+    cmp -s "$HERE/kcsnap.cc" "$dir/kcsnap.cc" || cp "$HERE/kcsnap.cc" "$dir/"
   fi
   make -C "$dir" -j"$JOBS" -s CMDLIBS='$(LIBS)' libkyotocabinet.a kchashtest kchashmgr >/dev/null
   echo "built $dir"

@@ -6,7 +6,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 K=${1:-$HERE/../../build/kyoto}/patched
-W=${2:-$(mktemp -d /tmp/kyoto-test.XXXXXX)}
+W=${2:-$(mktemp -d /tmp/kyoto-test.XXXXXX)}; mkdir -p "$W"
 export SNAPSHOT_VERIFY=1
 fail=0; n=0
 run() { # name args... rnum
