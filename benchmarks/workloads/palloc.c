@@ -1,4 +1,5 @@
-/* palloc.c — the persistent allocator of the SNAPSHOT, WAL and MSYNC stores (see palloc.h). */
+/* palloc.c — the persistent allocator of the SNAPSHOT, WAL and MSYNC stores (see palloc.h): it
+ * provides their pstore_root(), pstore_alloc() and pstore_free(). */
 #include "palloc.h"
 
 #include <string.h>
@@ -44,12 +45,12 @@ int palloc_open(pstore *ps, uint64_t size, size_t root_size)
     return pstore_commit(ps);
 }
 
-void *palloc_root(pstore *ps)
+void *pstore_root(pstore *ps)
 {
     return (char *)header(ps) + header(ps)->root_off;
 }
 
-poff palloc_alloc(pstore *ps, size_t n)
+poff pstore_alloc(pstore *ps, size_t n)
 {
     struct palloc_heap *heap = &header(ps)->heap;
     char *base = (char *)header(ps);
@@ -83,7 +84,7 @@ poff palloc_alloc(pstore *ps, size_t n)
     return block + 8;
 }
 
-void palloc_free(pstore *ps, poff o)
+void pstore_free(pstore *ps, poff o)
 {
     if (!o)
         return;

@@ -26,10 +26,9 @@ struct palloc_header {
     struct palloc_heap heap;
 };
 
-/* Format a new (all-zero) store in one transaction, or check an existing one's header. */
+/* Format a new (all-zero) store in one transaction, or check an existing one's header. Called by
+ * pstore_open() once the store is mapped; palloc.c also defines pstore_root(), pstore_alloc() and
+ * pstore_free() for the kinds that use it. */
 int palloc_open(pstore *ps, uint64_t size, size_t root_size);
-void *palloc_root(pstore *ps);
-poff palloc_alloc(pstore *ps, size_t n);
-void palloc_free(pstore *ps, poff o);
 
 #endif /* PALLOC_H */

@@ -1,4 +1,5 @@
-/* pstore_file.c — the data file and range helpers of the WAL and MSYNC back ends (pstore_file.h). */
+/* pstore_file.c — the data file and range helpers of the WAL and MSYNC back ends (pstore_file.h),
+ * and their pstore_begin(): a transaction starts with no ranges. */
 #include "pstore_file.h"
 
 #include <errno.h>
@@ -51,6 +52,11 @@ fail_errno:;
     int err = -errno;
     close(fd);
     return err;
+}
+
+void pstore_begin(pstore *ps)
+{
+    ((struct pstore_hot *)ps)->nranges = 0;
 }
 
 void pstore_ranges_grow(pstore *ps)

@@ -56,24 +56,9 @@ int pstore_open(pstore **out, const char *path, uint64_t size, size_t root_size)
     return 0;
 }
 
-void *pstore_root(pstore *ps)
-{
-    return palloc_root(ps);
-}
-
 void pstore_begin(pstore *ps)
 {
     (void)ps;
-}
-
-poff pstore_alloc(pstore *ps, size_t n)
-{
-    return palloc_alloc(ps, n);
-}
-
-void pstore_free(pstore *ps, poff o)
-{
-    palloc_free(ps, o);
 }
 
 int pstore_commit(pstore *ps)

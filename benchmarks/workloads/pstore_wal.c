@@ -192,26 +192,6 @@ fail:
     return rc;
 }
 
-void *pstore_root(pstore *ps)
-{
-    return palloc_root(ps);
-}
-
-void pstore_begin(pstore *ps)
-{
-    ps->hot.nranges = 0;
-}
-
-poff pstore_alloc(pstore *ps, size_t n)
-{
-    return palloc_alloc(ps, n);
-}
-
-void pstore_free(pstore *ps, poff o)
-{
-    palloc_free(ps, o);
-}
-
 int pstore_commit(pstore *ps)
 {
     size_t n = pstore_ranges_merge(ps->hot.ranges, ps->hot.nranges, 8);
