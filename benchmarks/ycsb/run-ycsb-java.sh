@@ -56,6 +56,12 @@ for s in "${sys[@]}"; do
   case $s in snapshot-pm|snapshot-disk|llpl-pm|lmdbjava-pm|lmdbjava-disk) ;; *) die "unknown system '$s'" ;; esac
 done
 
+# LLPL's libllpl.so (inside its jar) links libpmemobj.so.1 and libpmempool.so.1; the latter is
+# not among Snapshot's own dependencies. Say so before a run, not as a stack trace in a log.
+if [[ ,$systems, == *,llpl-pm,* ]] && ! ldconfig -p | grep -q 'libpmempool\.so\.1 '; then
+  die "llpl needs libpmempool.so.1 (Debian: apt-get install libpmempool1), or leave llpl-pm out (--systems)"
+fi
+
 jar=${SNAPSHOT_JAR:-$repo/build/java/standalone/snapshot-0.1.0-SNAPSHOT.jar}
 if [ ! -f "$jar" ]; then
   [ -n "${SNAPSHOT_JAR:-}" ] && die "SNAPSHOT_JAR=$jar does not exist"
