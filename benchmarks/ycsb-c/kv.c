@@ -88,6 +88,16 @@ static poff *find_link(const kv *k, uint64_t h, const char *key, size_t klen)
 
 static int check_key(size_t klen) { return klen == 0 || klen > KV_MAX_KEY ? KV_E_KEY : KV_OK; }
 
+/* *link = the link to key's record: KV_OK, KV_NOT_FOUND or KV_E_KEY. */
+static int lookup(const kv *k, const char *key, size_t klen, poff **link)
+{
+    int rc = check_key(klen);
+    if (rc)
+        return rc;
+    *link = find_link(k, kv_hash(key, klen), key, klen);
+    return *link ? KV_OK : KV_NOT_FOUND;
+}
+
 static int create(kv *k, uint64_t capacity, uint32_t fieldcount, uint32_t fieldlength)
 {
     uint64_t n = 16;
@@ -173,12 +183,10 @@ int kv_insert(kv *k, const char *key, size_t klen, const void *value)
 
 int kv_read(kv *k, const char *key, size_t klen, void *out)
 {
-    int rc = check_key(klen);
+    poff *link;
+    int rc = lookup(k, key, klen, &link);
     if (rc)
         return rc;
-    poff *link = find_link(k, kv_hash(key, klen), key, klen);
-    if (!link)
-        return KV_NOT_FOUND;
     memcpy(out, rec_at(k, *link)->value, k->vsize);
     return KV_OK;
 }
@@ -186,15 +194,13 @@ int kv_read(kv *k, const char *key, size_t klen, void *out)
 int kv_update(kv *k, const char *key, size_t klen, const uint32_t *fields, uint32_t nfields,
               const void *data)
 {
-    int rc = check_key(klen);
-    if (rc)
-        return rc;
     for (uint32_t i = 0; i < nfields; i++)
         if (fields[i] >= k->fieldcount)
             return KV_E_FIELD;
-    poff *link = find_link(k, kv_hash(key, klen), key, klen);
-    if (!link)
-        return KV_NOT_FOUND;
+    poff *link;
+    int rc = lookup(k, key, klen, &link);
+    if (rc)
+        return rc;
     struct kv_rec *r = rec_at(k, *link);
     const unsigned char *src = data;
     pstore_begin(k->ps);
@@ -208,12 +214,10 @@ int kv_update(kv *k, const char *key, size_t klen, const uint32_t *fields, uint3
 
 int kv_delete(kv *k, const char *key, size_t klen)
 {
-    int rc = check_key(klen);
+    poff *link;
+    int rc = lookup(k, key, klen, &link);
     if (rc)
         return rc;
-    poff *link = find_link(k, kv_hash(key, klen), key, klen);
-    if (!link)
-        return KV_NOT_FOUND;
     poff o = *link;
     pstore_begin(k->ps);
     pstore_add(k->ps, link, sizeof *link);
