@@ -33,7 +33,6 @@ public class LmdbDB extends DB {
   private static Env<ByteBuffer> env;
   private static Dbi<ByteBuffer> db;
   private static int users;
-  private static boolean warned;
 
   private Records rec;
   private ByteBuffer key;
@@ -81,13 +80,7 @@ public class LmdbDB extends DB {
   }
 
   private static Status failed(String op, String k, RuntimeException e) {
-    synchronized (LmdbDB.class) {
-      if (!warned) {
-        warned = true;
-        System.err.println("lmdbjava: " + op + " " + k + " failed: " + e);
-      }
-    }
-    return Status.ERROR;
+    return Failures.failed("lmdbjava", op, k, e);
   }
 
   private ByteBuffer key(String k) {
@@ -133,6 +126,16 @@ public class LmdbDB extends DB {
     }
   }
 
+  /** Puts {@code all} with {@code values} written over it under the current key, and commits. */
+  private Status put(Txn<ByteBuffer> txn, byte[] all, Map<String, ByteIterator> values) {
+    rec.put(values, all, 0);
+    value.clear();
+    value.put(all).flip();
+    db.put(txn, key, value);
+    txn.commit();
+    return Status.OK;
+  }
+
   @Override
   public Status update(String t, String k, Map<String, ByteIterator> values) {
     try (Txn<ByteBuffer> txn = env.txnWrite()) {
@@ -142,12 +145,7 @@ public class LmdbDB extends DB {
       }
       byte[] all = new byte[rec.valueBytes()];
       old.get(all);
-      rec.put(values, all, 0);
-      value.clear();
-      value.put(all).flip();
-      db.put(txn, key, value);
-      txn.commit();
-      return Status.OK;
+      return put(txn, all, values);
     } catch (RuntimeException e) {
       return failed("update", k, e);
     }
@@ -156,13 +154,8 @@ public class LmdbDB extends DB {
   @Override
   public Status insert(String t, String k, Map<String, ByteIterator> values) {
     try (Txn<ByteBuffer> txn = env.txnWrite()) {
-      byte[] all = new byte[rec.valueBytes()];
-      rec.put(values, all, 0);
-      value.clear();
-      value.put(all).flip();
-      db.put(txn, key(k), value);
-      txn.commit();
-      return Status.OK;
+      key(k);
+      return put(txn, new byte[rec.valueBytes()], values);
     } catch (RuntimeException e) {
       return failed("insert", k, e);
     }

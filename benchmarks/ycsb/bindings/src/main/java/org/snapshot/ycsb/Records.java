@@ -31,12 +31,11 @@ final class Records {
   }
 
   static int intProperty(Properties p, String name, int dflt) throws DBException {
-    String v = p.getProperty(name);
-    try {
-      return v == null ? dflt : Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new DBException("property " + name + " is not an integer: " + v);
+    long v = longProperty(p, name, dflt);
+    if (v < 1 || v > Integer.MAX_VALUE) {
+      throw new DBException("property " + name + " out of range: " + v);
     }
+    return (int) v;
   }
 
   static long longProperty(Properties p, String name, long dflt) throws DBException {

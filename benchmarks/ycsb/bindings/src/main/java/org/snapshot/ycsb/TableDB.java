@@ -13,13 +13,12 @@ import site.ycsb.Status;
 
 /**
  * The YCSB binding of a {@link HashTable}. YCSB makes one DB per client thread; they share one
- * table per JVM, opened by the first and closed by the last. A failed operation is reported
- * (first failure on stderr) and counted by YCSB as failed, never dropped.
+ * table per JVM, opened by the first and closed by the last. A failed operation is counted by
+ * YCSB as failed, never dropped ({@link Failures}).
  */
 abstract class TableDB extends DB {
   private static HashTable table;
   private static int users;
-  private static boolean warned;
 
   /** Creates the store (load phase) or opens it (run phase, a new JVM). */
   protected abstract HashTable open(Properties p) throws DBException;
@@ -45,13 +44,7 @@ abstract class TableDB extends DB {
   }
 
   private static Status failed(String op, String key, RuntimeException e) {
-    synchronized (TableDB.class) {
-      if (!warned) {
-        warned = true;
-        System.err.println("ycsb binding: " + op + " " + key + " failed: " + e);
-      }
-    }
-    return Status.ERROR;
+    return Failures.failed("ycsb binding", op, key, e);
   }
 
   @Override
