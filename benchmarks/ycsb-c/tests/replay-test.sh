@@ -11,6 +11,6 @@ echo "$out"
 rows=$(echo "$out" | grep -c '^ycsb-c,' || true)
 [ "$rows" = 2 ] || { echo "replay-test: expected 2 CSV rows, got $rows" >&2; exit 1; }
 echo "$out" | grep -q '^ycsb-c,t-load,[a-z-]*,disk,1,12,12,7,' || { echo "replay-test: bad load row" >&2; exit 1; }
-echo "$out" | grep -q '^ycsb-c,t,[a-z-]*,disk,1,12,24,7,' || { echo "replay-test: bad run row" >&2; exit 1; }
+echo "$out" | grep -q '^ycsb-c,t,[a-z-]*,disk,1,12,25,7,' || { echo "replay-test: bad run row" >&2; exit 1; }
 [ -z "$(ls -A "$dir")" ] || { echo "replay-test: the store's files were left in $dir" >&2; exit 1; }
 rm -rf "$dir"
