@@ -122,7 +122,8 @@ for ((r = 1; r <= runs; r++)); do
       echo "run-ycsb-java.sh: run $r/$runs workload $w $system $medium: load $n_rec records..." >&2
       phase -load "$w" "$n_rec" "${args[@]}" >/dev/null
       echo "run-ycsb-java.sh: run $r/$runs workload $w $system $medium: run $n_ops operations..." >&2
-      read -r secs tput < <(phase -t "$w" "$n_ops" "${args[@]}")
+      res=$(phase -t "$w" "$n_ops" "${args[@]}") # set -e: a failed phase ends the script
+      read -r secs tput <<<"$res"
       echo "run-ycsb-java.sh:   $system $medium workload $w: $tput ops/s ($secs s)" >&2
       echo "ycsb-java,$w,$system,$medium,1,$n_rec,$n_ops,$r,$secs,$tput" >>"$csv"
       rm -rf "${dir:?}"/*
