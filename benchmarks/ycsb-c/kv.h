@@ -13,12 +13,13 @@
  * Order and scan. A hash table has no key order. Its own order is: buckets by index, and within a
  * bucket the chain from its head. kv_scan(key, n) visits the next n records in that order starting at
  * key's position — key's record if present, else the head of key's bucket — wrapping past the last
- * bucket back to bucket 0, and stops after n records or when every bucket has been visited. The hash
- * function is fixed (kv_hash.h), so the order is the same for every back end.
+ * bucket back to bucket 0, and stops after n records or when every bucket has been visited (the
+ * part of key's own chain before key is not revisited). The hash function is fixed (kv_hash.h), so
+ * the order is the same for every back end.
  *
- * Durability. Every modifying call (kv_create's initialisation, kv_insert, kv_update, kv_delete) is
- * one transaction, pstore_begin .. pstore_commit, durable when it returns KV_OK. Reads are not
- * transactions. One thread at a time: the caller serialises all calls on one kv.
+ * Durability. Every modifying call (kv_open's initialisation of a new store, kv_insert, kv_update,
+ * kv_delete) is one transaction, pstore_begin .. pstore_commit, durable when it returns KV_OK. Reads
+ * are not transactions. One thread at a time: the caller serialises all calls on one kv.
  */
 #ifndef SNAPSHOT_YCSB_KV_H
 #define SNAPSHOT_YCSB_KV_H
