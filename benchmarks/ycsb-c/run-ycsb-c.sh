@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # YCSB A-F on the C hash-table KV store (benchmarks/ycsb-c/README.md), Snapshot against PMDK on
 # emulated persistent memory (/dev/shm, PMEM_IS_PMEM_FORCE=1):
-#   benchmarks/ycsb-c/run-ycsb-c.sh [--quick] [--runs R]
+#   benchmarks/ycsb-c/run-ycsb-c.sh [--quick] [--runs R] [--csv FILE]
 #     full:    1,000,000 records, 1,000,000 ops; rows appended to benchmarks/results/ycsb-c.csv
 #     --quick: 5,000 records, 5,000 ops; rows appended to <build>/ycsb-c-quick.csv (never results/)
 #     --runs R repetitions (default 1); in each, every workload runs on both systems back to back,
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--runs needs a count"; runs=$2; shift ;;
+    --csv) [ $# -ge 2 ] || die "--csv needs a file"; YCSB_CSV=$2; shift ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (try --help)" ;;
   esac

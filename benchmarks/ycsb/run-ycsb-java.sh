@@ -3,30 +3,32 @@
 #   snapshot  pm (/dev/shm, PMEM_IS_PMEM_FORCE=1) and disk     Snapshot's PersistentRegion
 #   llpl      pm                                               Intel LLPL 1.2 TransactionalHeap
 #   lmdbjava  pm (a directory on /dev/shm) and disk            LMDB, sync commits
-# Usage: benchmarks/ycsb/run-ycsb-java.sh [--quick] [--runs R] [--workloads a,b,..]
+# Usage: benchmarks/ycsb/run-ycsb-java.sh [--quick] [--runs R] [--csv FILE] [--workloads a,b,..]
 #            [--records N] [--ops M] [--disk-records N] [--disk-ops M] [--systems LIST]
 # Full run: 1,000,000 records / 1,000,000 operations on pm and 100,000 / 100,000 on disk (every
 # disk commit waits for the device: a full-size disk run would take hours), workloads a..f, 3 runs,
 # the systems in a rotating order each run; rows appended to benchmarks/results/ycsb-java.csv.
-# --quick: 2,000 / 2,000 everywhere, 1 run, rows to build-ycsb-java/ycsb-java-quick.csv.
+# --quick: 2,000 / 2,000 everywhere, 1 run, rows to $BENCH_BUILD_DIR/ycsb-java/ycsb-java-quick.csv.
 # CSV: suite,workload,system,medium,threads,records,ops,run,seconds,ops_per_sec (the run phase;
 # seconds and ops/sec are YCSB's [OVERALL] RunTime and Throughput). Progress goes to stderr.
 # Environment: SNAPSHOT_JAR (default build/java/standalone/snapshot-*.jar, built if missing),
-# JAVA (default java), YCSB_DISK_DIR (default build-ycsb-java/disk; must be a real disk).
+# JAVA (default java), BENCH_BUILD_DIR (work files; default build-bench), BENCH_DISK_DIR (default
+# $BENCH_BUILD_DIR/bench-tmp; must be a real disk). --csv FILE: where the rows go.
 set -euo pipefail
 
 die() { echo "run-ycsb-java.sh: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-work=$repo/build-ycsb-java
+work=${BENCH_BUILD_DIR:-$repo/build-bench}/ycsb-java
 
-quick=0 runs=3 workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=100000 dops=100000
+quick=0 runs=3 csv= workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=100000 dops=100000
 systems=snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk
 set_counts=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --runs) runs=${2:?}; shift ;;
+    --csv) csv=${2:?}; shift ;;
     --workloads) workloads=${2:?}; shift ;;
     --records) records=${2:?}; set_counts=1; shift ;;
     --ops) ops=${2:?}; set_counts=1; shift ;;
@@ -42,9 +44,9 @@ if [ $quick = 1 ]; then
   runs=1
   [ $set_counts = 1 ] || records=2000 ops=2000
   drecords=$records dops=$ops
-  csv=$work/ycsb-java-quick.csv
+  csv=${csv:-$work/ycsb-java-quick.csv}
 else
-  csv=$repo/benchmarks/results/ycsb-java.csv
+  csv=${csv:-$repo/benchmarks/results/ycsb-java.csv}
 fi
 for n in "$runs" "$records" "$ops" "$drecords" "$dops"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "counts and runs must be positive integers, not '$n'"
@@ -73,7 +75,7 @@ mvn -q -f "$here/pom.xml" -DskipTests -Dsnapshot.jar="$jar" package >&2 || die "
 cp="$here/bindings/build/ycsb-bindings-0.1.0-SNAPSHOT.jar:$here/bindings/build/lib/*:$jar"
 
 mkdir -p "$work" "$(dirname "$csv")"
-disk=${YCSB_DISK_DIR:-$work/disk}
+disk=${BENCH_DISK_DIR:-${BENCH_BUILD_DIR:-$repo/build-bench}/bench-tmp}/ycsb-java
 shm=$(mktemp -d /dev/shm/ycsb-java.XXXXXX)
 mkdir -p "$disk"
 disk=$(mktemp -d "$disk/run.XXXXXX")
