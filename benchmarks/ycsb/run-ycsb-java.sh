@@ -5,7 +5,7 @@
 #   lmdbjava  pm (a directory on /dev/shm) and disk            LMDB, sync commits
 # Usage: benchmarks/ycsb/run-ycsb-java.sh [--quick] [--runs R] [--csv FILE] [--workloads a,b,..]
 #            [--records N] [--ops M] [--disk-records N] [--disk-ops M] [--systems LIST]
-# Full run: 1,000,000 records / 1,000,000 operations on pm and 100,000 / 100,000 on disk (every
+# Full run: 1,000,000 records / 1,000,000 operations on pm and 20,000 / 20,000 on disk (every
 # disk commit waits for the device: a full-size disk run would take hours), workloads a..f, 3 runs,
 # the systems in a rotating order each run; rows appended to benchmarks/results/ycsb-java.csv.
 # --quick: 2,000 / 2,000 everywhere, 1 run, rows to $BENCH_BUILD_DIR/ycsb-java/ycsb-java-quick.csv.
@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=${BENCH_BUILD_DIR:-$repo/build-bench}/ycsb-java
 
-quick=0 runs=3 csv= workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=100000 dops=100000
+quick=0 runs=3 csv= workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=20000 dops=20000
 systems=snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk
 set_counts=0
 while [ $# -gt 0 ]; do
