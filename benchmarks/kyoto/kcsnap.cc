@@ -12,8 +12,14 @@
 //              handle, not by a second unmapped one (Kyoto's trim_file), not after the unmap
 //   fsync      nothing: on the data file, snap_msync already made the commit durable; on the WAL
 //              memfd, there is nothing to sync
-// Kyoto's WAL lives in a memfd: an abort still replays it into the map (stores the plugin tracks),
-// but it is never on disk and never replayed at open — crash recovery is the region's.
+//   pwrite     on the WAL memfd: a memcpy into a shared mapping of it (Kyoto writes the WAL at every
+//              write of a transaction; a system call each would cost more than the commit on PM);
+//              on the data file: refused (Kyoto writes there only past its map, which never happens
+//              with the region's reservation as the map size — a write there would not be atomic)
+// Kyoto's WAL lives in a memfd: an abort still replays it into the map (walapply reads it with
+// read(2); the stores into the map are tracked by the plugin), but it is never on disk and never
+// replayed at open — crash recovery is the region's. Like Kyoto, which zeroes its WAL at each
+// commit, the memfd reads as zeros past the last transaction's records (its end for walapply).
 #define KCSNAP_IMPL
 #include "kcsnap.h"
 
@@ -40,6 +46,8 @@ struct Entry {
   ino_t ino;
   snap_region* r;     // NULL once closed (the entry then only keeps Kyoto's late ftruncate away)
   int walfd;          // memfd for Kyoto's WAL
+  char* wal;          // its mapping, wal_cap bytes (the memfd's size)
+  size_t wal_cap;
   uint64_t vsize;     // the size Kyoto's last ftruncate set: bytes past it are exposed zeroed
 };
 
@@ -114,7 +122,7 @@ int kcsnap_open(const std::string& path, uint32_t mode, int fd, struct stat* st,
   for (size_t i = 0; i < entries.size(); i++)  // a closed entry of this descriptor is over
     if (!entries[i].r && entries[i].fd == fd) entries.erase(entries.begin() + i--);
   st->st_size = fresh ? 0 : snap_size(r);
-  entries.push_back(Entry{fd, path, st->st_dev, st->st_ino, r, walfd, (uint64_t)st->st_size});
+  entries.push_back(Entry{fd, path, st->st_dev, st->st_ino, r, walfd, nullptr, 0, (uint64_t)st->st_size});
   *msiz = MAX_SIZE;
   return walfd;
 }
@@ -141,6 +149,8 @@ int kcsnap_munmap(void* addr, size_t len) {
   int rc2 = snap_close(e->r);
   e->r = nullptr;
   e->walfd = -1;  // Kyoto closed it already
+  if (e->wal) ::munmap(e->wal, e->wal_cap);
+  e->wal = nullptr;
   if (rc != 0) return fail("snap_msync at close of", e->path, rc);
   if (rc2 != 0) return fail("snap_close of", e->path, rc2);
   return 0;
@@ -164,7 +174,11 @@ int kcsnap_msync(void* addr, size_t len, int flags) {
 int kcsnap_ftruncate(int fd, off_t size) {
   std::lock_guard<std::mutex> g(mu);
   Entry* e = by_fd(fd);
-  if (!e || e->fd != fd) return region_file(fd) ? 0 : ::ftruncate(fd, size);
+  if (e && e->walfd == fd) {  // emptying the WAL: zeroes, the memfd keeps its size and mapping
+    if ((size_t)size < e->wal_cap) std::memset(e->wal + size, 0, e->wal_cap - size);
+    return 0;
+  }
+  if (!e) return region_file(fd) ? 0 : ::ftruncate(fd, size);
   uint64_t n = size, have = snap_size(e->r);
   if (n > e->vsize) {
     zero(e->r, e->vsize, std::min(n, have));
@@ -183,4 +197,25 @@ int kcsnap_fsync(int fd) {
     if (by_fd(fd)) return 0;
   }
   return ::fsync(fd);
+}
+
+ssize_t kcsnap_pwrite(int fd, const void* buf, size_t len, off_t off) {
+  std::lock_guard<std::mutex> g(mu);
+  Entry* e = by_fd(fd);
+  if (!e) return ::pwrite(fd, buf, len, off);
+  if (e->fd == fd) {
+    fail("pwrite past the map of", e->path, -EFBIG);
+    return -1;
+  }
+  if ((size_t)off + len > e->wal_cap) {  // grow the memfd (doubling) and map it again
+    size_t cap = std::max<size_t>(e->wal_cap * 2, ((size_t)off + len + 0xffff) & ~(size_t)0xffff);
+    if (::ftruncate(fd, cap) != 0) return -1;
+    void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return -1;
+    if (e->wal) ::munmap(e->wal, e->wal_cap);
+    e->wal = (char*)m;
+    e->wal_cap = cap;
+  }
+  std::memcpy(e->wal + off, buf, len);
+  return len;
 }

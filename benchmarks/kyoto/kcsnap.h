@@ -3,7 +3,7 @@
 // mmap, munmap, msync, ftruncate and fsync go to kcsnap.cc, which serves them from a Snapshot region
 // when the descriptor or address is a region's and passes them to the system otherwise. So Kyoto's
 // own code runs unchanged: its mmap returns the region, its hard commit's msync is one snap_msync,
-// and its WAL (kept in a memfd, for aborts only) never reaches a disk.
+// and its WAL (kept in a memfd written through a mapping, for aborts only) costs no system call.
 #ifndef KCSNAP_H
 #define KCSNAP_H
 
@@ -28,6 +28,7 @@ int kcsnap_munmap(void* addr, size_t len);
 int kcsnap_msync(void* addr, size_t len, int flags);
 int kcsnap_ftruncate(int fd, off_t size);
 int kcsnap_fsync(int fd);
+ssize_t kcsnap_pwrite(int fd, const void* buf, size_t len, off_t off);
 
 #ifndef KCSNAP_IMPL  // kcsnap.cc itself calls the real ones
 #define mmap kcsnap_mmap
@@ -35,6 +36,7 @@ int kcsnap_fsync(int fd);
 #define msync kcsnap_msync
 #define ftruncate kcsnap_ftruncate
 #define fsync kcsnap_fsync
+#define pwrite kcsnap_pwrite
 #endif
 
 #endif
