@@ -12,22 +12,38 @@ import java.nio.ByteOrder;
 import java.nio.LongBuffer;
 
 /**
- * How a Java store is tracked, with no JNI call: the accessor stores into the DRAM copy through a
- * direct {@link ByteBuffer} window, then marks the 64-byte lines it touched in the region's level-0
- * bitmap as the C hook and {@code snap_dirty_mark} do: a store inside one line whose bit is already
- * set costs a load and a test ({@link #marked}); otherwise, per bitmap word, an opaque (relaxed)
- * load, and if the bits are not all set an atomic OR ({@code getAndBitwiseOr}, a full fence); only
- * if the word was zero before, the same one level up, and so on ({@link #setBits}). The bitmap is
- * the one the C hook and {@code snap_msync} use, so Java, instrumented C and {@code snap_track}
- * share one commit.
+ * How a Java store is tracked, with no JNI call: the accessor stores into the DRAM copy (a raw
+ * store, {@link Raw}, or through a direct {@link ByteBuffer} window), then marks the 64-byte lines
+ * it touched in the region's level-0 bitmap as the C hook and {@code snap_dirty_mark} do: a store
+ * inside one line whose bit is already set costs a load and a test ({@link #marked}); otherwise,
+ * per bitmap word, an opaque (relaxed) load, and if the bits are not all set an atomic OR
+ * ({@code getAndBitwiseOr}, a full fence); only if the word was zero before, the same one level up,
+ * and so on ({@link #setBits}). The bitmap is the one the C hook and {@code snap_msync} use, so
+ * Java, instrumented C and {@code snap_track} share one commit.
  *
- * <p>Ordering. The fast path's load is a plain read of off-heap memory, issued after the store
- * (program order). HotSpot's JIT keeps it there: both are raw off-heap accesses it cannot prove
- * independent, so it neither hoists the load above the store nor reuses a value loaded before it.
- * The CPU may still satisfy the load before the store leaves its store buffer; {@code snap_msync}
- * closes that window with membarrier(2) between clearing bits and copying lines (commit.c, "Racing
- * stores"), exactly as for the C hook's relaxed load. Measured: an opaque load on the fast path
- * costs about 2.5 ns more per store, as it stops the JIT from optimising around it.
+ * <p>Ordering: why a plain read, and skipping the atomic OR when the bit is set, lose no store.
+ * A writer W does S (the store into line L), then R (the plain read of L's bitmap word). The JIT
+ * keeps R after S: both are raw off-heap accesses (through a buffer, or {@link Raw}) at addresses
+ * from different fields, which it cannot prove disjoint, so it neither hoists R above S nor reuses
+ * a value read before S. An msync (commit.c) (1) swaps the word to zero, (2) runs membarrier(2),
+ * (3) copies the lines it took: invariant (6), "a line's dirty bit is cleared before its bytes are
+ * copied". Claim: S is in the record of the first msync whose (1) follows W's mark (or of an
+ * earlier one).
+ * <ul>
+ *   <li>R sees the bit clear: W ORs it atomically (a full fence, after S); the next msync's (1)
+ *       sees the bit, hence S, and its (3) copies L after (1).
+ *   <li>R sees the bit set: let M be the next msync whose (1) swaps that value away; it takes L.
+ *       Its membarrier acts as a full fence executed by W at some point P during (2). If S came
+ *       after P, so did R, and R would have seen M's (1) (zero, or a later value) rather than the
+ *       value before it: a contradiction. So S came before P, and is visible to M's (3).
+ * </ul>
+ * The CPU may satisfy R before S leaves its store buffer; that is the window (2) closes, as for
+ * the C hook's relaxed load (commit.c, "Racing stores"). With {@code noConcurrentWriters} there is
+ * no (2), and the promise that no store races with msync replaces it. The OR must be atomic: other
+ * writers set bits of the same word, and msync swaps it. The test
+ * {@code ConcurrencyTest.lastStoresRacingWithMsyncAreNeverLost} fails when R is moved before S.
+ * Measured: an opaque load for R costs about 2.5 ns more per store (it stops the JIT from
+ * optimising around it).
  *
  * <p>Windows. A JDK 17 buffer holds at most 2 GiB, so the copy is seen through windows of 1 GiB,
  * each extended by {@link #OVERLAP} bytes into the next: an access of up to 64 bytes that starts in
@@ -55,6 +71,7 @@ final class Mapping {
     private static final Cleaner CLEANER = Cleaner.create();
 
     final long base;
+    private final long level0Address; // the same bitmap, for Raw's plain read
     final long size;
     final ByteBuffer[] windows;
     private final ByteBuffer level0;
@@ -113,6 +130,7 @@ final class Mapping {
             levels[l] = SnapshotNative.buffer(addr, bytes).order(ByteOrder.nativeOrder());
         }
         level0 = levels[0];
+        level0Address = layout[SnapshotNative.L_LEVEL0];
         level0Words = level0.asLongBuffer();
         lifetime = new Lifetime(handle);
         CLEANER.register(this, lifetime);
@@ -139,8 +157,10 @@ final class Mapping {
      * ns before the split, 2.7 ns after; java/README.md, "Performance").
      */
     boolean marked(long at, int len) {
-        // at >>> 12: the line's word; 1L << (at >>> 6): its bit (Java shifts by the low 6 bits)
-        return (at & 63) + len <= 64 && (level0Words.get((int) (at >>> 12)) & 1L << (at >>> 6)) != 0;
+        // at >>> 12: the line's word; 1L << (at >>> 6): its bit (Java shifts by the low 6 bits).
+        // The raw read needs no bounds check: at < size, and the bitmap covers the reservation.
+        return (at & 63) + len <= 64 && ((Raw.ON ? Raw.U.getLong(level0Address + ((at >>> 12) << 3))
+                : level0Words.get((int) (at >>> 12))) & 1L << (at >>> 6)) != 0;
     }
 
     /**

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -78,6 +79,90 @@ class ConcurrencyTest {
                 }
             }
         }
+    }
+
+    /**
+     * The fast path's race (Mapping.marked): a store into a line whose bit is set skips the atomic
+     * OR, while a committer clears bits in msync after msync. A store whose check read "set" although
+     * msync had already cleared the bit and copied the line without it would be lost for good unless
+     * a later store marked the line again; so each line here gets exactly two stores, the second
+     * usually on the fast path, racing with the committer (on /dev/shm: commits take microseconds).
+     * The reopened file must hold every line's last store. Writers get disjoint lines, so no
+     * writer's mark can repair another's loss. Negative control: with the check's load moved
+     * before the store (what msync's membarrier cannot repair), this fails within a few rounds.
+     */
+    @Test
+    void lastStoresRacingWithMsyncAreNeverLost() throws Exception {
+        Path dir = TestFiles.shmDir("laststores");
+        int writers = 2, rounds = 8;
+        long lines = 1 << 19; // 32 MiB
+        long commits = 0;
+        for (int round = 0; round < rounds; round++) {
+            final long salt = (long) round << 40;
+            Path p = dir.resolve("r" + round + ".db");
+            try (PersistentRegion r = PersistentRegion.create(p, lines * 64)) {
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                AtomicLong started = new AtomicLong();
+                Thread committer = new Thread(() -> {
+                    try {
+                        while (!stop.get()) {
+                            started.incrementAndGet();
+                            r.msync();
+                        }
+                    } catch (Throwable e) {
+                        failure.set(e);
+                    }
+                });
+                List<Thread> threads = new ArrayList<>();
+                for (int t = 0; t < writers; t++) {
+                    final int id = t;
+                    threads.add(new Thread(() -> {
+                        // In chunks of 4096 lines; each chunk's second stores start once another
+                        // msync has started, so that its collection clears bits under them.
+                        long[] one = new long[1];
+                        for (long c = 0; c < lines; c += 4096) {
+                            for (long l = c + id; l < c + 4096; l += writers) {
+                                r.putLong(l * 64, -1); // marks the line (first store)
+                            }
+                            long s0 = started.get();
+                            while (started.get() == s0 && !stop.get()) {
+                                Thread.onSpinWait();
+                            }
+                            for (long l = c + id; l < c + 4096; l += writers) {
+                                if ((l & 15) == 15) { // some through the bulk path's marking
+                                    one[0] = salt + l;
+                                    r.putLongs(l * 64 + 8, one, 0, 1);
+                                } else {
+                                    r.putLong(l * 64 + 8, salt + l); // the last store to the line
+                                }
+                            }
+                        }
+                    }));
+                }
+                committer.start();
+                threads.forEach(Thread::start);
+                for (Thread t : threads) {
+                    t.join();
+                }
+                stop.set(true);
+                committer.join();
+                assertNull(failure.get());
+                r.msync(); // takes every line whose last store is marked and not yet committed
+                commits += r.stats().commits();
+            }
+            try (PersistentRegion r = PersistentRegion.open(p)) {
+                for (long l = 0; l < lines; l++) {
+                    if (r.getLong(l * 64 + 8) != salt + l) {
+                        fail("round " + round + ": line " + l + " lost its last store: "
+                                + r.getLong(l * 64 + 8));
+                    }
+                }
+            }
+            TestFiles.delete(p);
+            TestFiles.delete(TestFiles.log(p));
+        }
+        assertTrue(commits >= rounds * lines / 4096, "msync raced with the writers: " + commits + " commits");
     }
 
     /**

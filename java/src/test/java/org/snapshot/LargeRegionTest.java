@@ -26,6 +26,15 @@ class LargeRegionTest {
             r.putLong(2 * GIB + 123_456, 42); // past 2^31
             r.putDouble(SIZE - 8, 2.5); // the very end
             r.putBytes(2 * GIB - 50_000, across); // a bulk write across a window boundary
+            long[] longs = new long[40_000], back = new long[40_000];
+            for (int i = 0; i < longs.length; i++) {
+                longs[i] = i * 0x9E3779B97F4A7C15L;
+            }
+            r.putLongs(GIB - 8L * 20_000 + 3, longs, 0, longs.length); // longs across windows 0 and 1
+            r.getLongs(GIB - 8L * 20_000 + 3, back, 0, back.length);
+            assertArrayEquals(longs, back);
+            assertEquals(longs[19_999], r.getLong(GIB - 5));
+            r.fill(GIB - 8L * 20_000 + 3, 8L * longs.length, (byte) 0); // zero again, as checked below
             r.fill(GIB - 10_000, 20_000, (byte) 7); // and a fill
             r.putLong(GIB - 1, -2); // straddling again, over the fill
             r.copy(2 * GIB - 50_000, SIZE - 200_000, across.length); // and a copy to the end

@@ -166,6 +166,9 @@ class PersistentRegionTest {
             assertThrows(IndexOutOfBoundsException.class, () -> r.putBytes(SIZE - 10, new byte[11]));
             assertThrows(IndexOutOfBoundsException.class, () -> r.putBytes(0, new byte[10], 5, 6));
             assertThrows(IndexOutOfBoundsException.class, () -> r.getBytes(SIZE, new byte[1]));
+            assertThrows(IndexOutOfBoundsException.class, () -> r.putLongs(SIZE - 15, new long[2], 0, 2));
+            assertThrows(IndexOutOfBoundsException.class, () -> r.getLongs(0, new long[2], 1, 2));
+            assertThrows(IndexOutOfBoundsException.class, () -> r.putLongs(-8, new long[1], 0, 1));
             assertThrows(IndexOutOfBoundsException.class,
                     () -> r.putBytes(SIZE - 1, ByteBuffer.allocate(2)));
             assertThrows(IndexOutOfBoundsException.class, () -> r.fill(10, -1, (byte) 0));
@@ -218,6 +221,39 @@ class PersistentRegionTest {
             assertEquals(77, r.getLong(4096));
             assertEquals(77, r.getLong(4096 + 16));
             assertEquals(9, r.getByte(4096 + 105));
+        }
+    }
+
+    @Test
+    void longArraysAreConsecutiveLittleEndianLongs() {
+        long[] src = new long[1000];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = 0x0101010101010101L * i ^ Long.MIN_VALUE;
+        }
+        try (PersistentRegion r = fresh("longs")) {
+            r.putLongs(4 * 64 + 4, src, 10, 100); // unaligned: 801 bytes over lines 4 .. 16
+            for (int i = 0; i < 100; i++) {
+                assertEquals(src[10 + i], r.getLong(4 * 64 + 4 + 8L * i));
+            }
+            assertFalse(r.map.isMarked(3 * 64) || r.map.isMarked(17 * 64));
+            for (long line = 4; line <= 16; line++) {
+                assertTrue(r.map.isMarked(line * 64), "line " + line);
+            }
+            r.putLongs(SIZE - 8L * src.length, src, 0, src.length); // the region's end
+            long[] back = new long[src.length + 2];
+            r.getLongs(SIZE - 8L * src.length, back, 1, src.length);
+            assertArrayEquals(src, Arrays.copyOfRange(back, 1, src.length + 1));
+            assertEquals(0, back[0]);
+            r.putLongs(0, src, 5, 0); // nothing
+            r.msync();
+            assertEquals(13 + 125, r.stats().linesCommitted());
+        }
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("longs"))) {
+            long[] back = new long[100];
+            r.getLongs(4 * 64 + 4, back, 0, 100);
+            assertArrayEquals(Arrays.copyOfRange(src, 10, 110), back);
+            assertEquals(src[999], r.getLong(SIZE - 8));
+            assertEquals(0, r.getLong(0));
         }
     }
 
@@ -276,6 +312,7 @@ class PersistentRegionTest {
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         assertThrows(IllegalStateException.class, () -> r.getLong(0));
         assertThrows(IllegalStateException.class, () -> r.getBytes(0, new byte[4]));
+        assertThrows(IllegalStateException.class, () -> r.putLongs(0, new long[1], 0, 1));
         assertThrows(IllegalStateException.class, () -> r.fill(0, 4, (byte) 0));
         assertThrows(IllegalStateException.class, () -> r.copy(0, 8, 4));
         assertThrows(IllegalStateException.class, r::msync);
