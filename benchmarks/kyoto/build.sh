@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # benchmarks/kyoto/build.sh — fetch Kyoto Cabinet 1.2.79 (Debian bookworm source package), apply
-# our patch (kyoto.patch: the HashDB file is a Snapshot region, a transaction commit is one
-# snap_msync, Kyoto's WAL is off) and build two variants with clang++-19:
+# our patch (kyoto.patch: 3 lines in kcfile.cc calling kcsnap.cc: the mapped file is a Snapshot
+# region, a transaction commit is one snap_msync) and build two variants with clang++-19:
 #
-#   $OUT/patched  kcfile.cc patched, every file compiled with the Snapshot clang plugin,
-#                 linked with libsnapshot
+#   $OUT/patched  kcfile.cc patched, kcsnap.cc added, every file compiled with the Snapshot clang
+#                 plugin, linked with libsnapshot
 #   $OUT/plain    the same source, no patch, no plugin (Kyoto's own WAL transactions)
 #
 # Kyoto's code is never committed: it is fetched into $OUT/src (default build/kyoto).
 # The apt lists for the deb-src line live under $OUT/apt, so the system's lists are untouched.
-# Needs: libsnapshot and the plugin built (scripts/build build), dpkg-dev, zlib1g-dev.
+# Needs: libsnapshot and the plugin built (scripts/build build), dpkg-dev, zlib1g-dev (ci.sh installs
+# them). env: SNAPSHOT_LIB_DIR, SNAPSHOT_PASS_PLUGIN (default build/), JOBS (2), KYOTO_NOPLUGIN
 #   benchmarks/kyoto/build.sh [OUT]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
