@@ -336,6 +336,16 @@ static int write_record(struct snap_region *r, struct record *rec, uint64_t size
     return rc ? rc : snap_be_write(r->be, SNAP_LOG, rec->at, r->stage, sizeof(struct snap_rec_header));
 }
 
+/* Let the back end prepare the pending record's writes while the caller runs (pmem.c: the page
+ * walks of the data file's lines), so that the deferred apply does not wait for them. */
+static void prefetch_pending(struct snap_region *r)
+{
+    const struct snap_rec_header *h = (const struct snap_rec_header *)r->stage;
+    const struct snap_rec_run *runs = snap_rec_runs(h);
+    for (uint64_t i = 0; i < h->nruns && i < 16; i++)
+        snap_be_prefetch(r->be, SNAP_DATA, runs[i].off, runs[i].len);
+}
+
 /* Step 6 for a streamed record, at once: read each piece back from the log into the stage and
  * write it to the data file (the stage holds only one piece, so it cannot wait). */
 static int apply_streamed(struct snap_region *r, const struct record *rec)
@@ -426,6 +436,8 @@ static int commit_once(struct snap_region *r)
         r->apply_pending = 1; /* the record stays in the stage until applied */
         if (!defer_apply(r))
             rc = apply_pending(r);
+        else
+            prefetch_pending(r);
     }
     stat_add(&r->st_commits, 1);
     stat_add(&r->st_lines, rec.lines);
