@@ -14,11 +14,11 @@
  *             5. write the record to L at the end of the chain;  barrier(L)    <-- COMMIT POINT
  *             6. apply: write the record's runs to D (no barrier; made durable by the next
  *                checkpoint, and until then recoverable from L). A staged record is applied
- *                from the stage, either at once (file back end) or *deferred*: it stays in the
- *                stage (apply_pending) and is applied by the next msync before it stages its own
- *                record (so before that msync's barrier, which then covers both), or by a
- *                checkpoint before its barrier(D), whichever comes first. A streamed record is
- *                applied at once, read back from L.
+ *                from the stage, at once (file back end; records over 64 KiB) or *deferred*
+ *                (PM, the simulator): it stays in the stage (apply_pending) and is applied by
+ *                the next msync before it stages its own record (so before that msync's
+ *                barrier, which then covers both), or by a checkpoint before its barrier(D),
+ *                whichever comes first. A streamed record is applied at once, read back from L.
  *
  *   checkpoint: apply a pending record; barrier(D); write the other header slot with
  *               base_epoch = next epoch and the committed data size; barrier(L). The log is now
@@ -274,18 +274,21 @@ int snap_checkpoint(struct snap_region *r)
 size_t snap_commit_stream_min = 8u << 20;
 size_t snap_commit_piece = 256u << 10;
 
-/* Whether step 6 of a staged record waits for the next commit: -1 by back end, 0 never, 1 always
- * (the crash tests drive both ways through the simulator). By back end it is deferred on PM, where
- * the apply's non-temporal stores would otherwise make the msync's return wait for them (the next
- * locked instruction drains them), and in the simulator, which stands for PM in the crash tests;
- * on files it runs at once: a copy into the page cache is cheap next to fdatasync, and readers of
- * the data file then see every committed msync. */
+/* Whether step 6 of a staged record waits for the next commit: -1 by back end and size, 0 never,
+ * 1 always (the crash tests drive both ways through the simulator). By back end it is deferred on
+ * PM, where the apply's non-temporal stores would otherwise make the msync's return wait for them
+ * (the next locked instruction drains them), and in the simulator, which stands for PM in the crash
+ * tests; on files it runs at once: a copy into the page cache is cheap next to fdatasync, and
+ * readers of the data file then see every committed msync. Only records up to DEFER_MAX bytes wait:
+ * latency matters for small ones, and a large one is best applied while the stage is in cache. */
 int snap_commit_defer_apply = -1;
+#define DEFER_MAX (64u << 10)
 
-static int defer_apply(const struct snap_region *r)
+static int defer_apply(const struct snap_region *r, uint64_t total)
 {
-    return snap_commit_defer_apply >= 0 ? snap_commit_defer_apply
-                                        : r->be->kind != SNAP_BACKEND_FILE;
+    if (snap_commit_defer_apply >= 0)
+        return snap_commit_defer_apply;
+    return r->be->kind != SNAP_BACKEND_FILE && total <= DEFER_MAX;
 }
 
 static int ensure_stage(struct snap_region *r, size_t need)
@@ -453,7 +456,7 @@ static int commit_once(struct snap_region *r)
         rc = apply_streamed(r, &rec);
     } else {
         r->apply_pending = 1; /* the record stays in the stage until applied */
-        if (!defer_apply(r))
+        if (!defer_apply(r, rec.total))
             rc = apply_pending(r);
         else
             prefetch_pending(r);
