@@ -181,7 +181,9 @@ void snap_track_slow(const void *addr, size_t len);
  * state or this one, never a mix.
  * How: the dirty lines are gathered into one redo record, appended to the sidecar log, and made
  * durable with one barrier (pmem_drain or fdatasync) — the commit point; the record is then applied
- * to the data file, whose flush is deferred to the next checkpoint. See native/src/commit.c.
+ * to the data file (on persistent memory by the next msync or checkpoint, on files at once), whose
+ * flush is deferred to the next checkpoint. An error of a deferred apply is returned by the msync or
+ * the close that runs it. See native/src/commit.c.
  *
  * Concurrent writers. Which stores an msync commits:
  *   - every store that happens-before the call (same thread, or ordered by a lock, a join, an atomic

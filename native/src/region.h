@@ -43,7 +43,9 @@ struct snap_region {
     uint64_t next_epoch;
     uint64_t committed_size;    /* data size in the last committed record (or the header) */
 
-    /* Leader-only scratch, reused across commits. */
+    /* Leader-only scratch, reused across commits. The stage still holds the last staged record
+     * while apply_pending is set: committed, not yet written to the data file (commit.c, step 6). */
+    int apply_pending;
     uint8_t *stage;
     size_t stage_cap;
     struct snap_line_run *runs;
@@ -77,10 +79,11 @@ int snap_checkpoint(struct snap_region *r);
 /* Debug builds: assert the invariants of commit.c that can be checked from the handle. */
 void snap_assert_region_state(const struct snap_region *r);
 
-/* Commit tuning (commit.c); the crash tests lower them to drive small records down the
- * streaming path. */
+/* Commit tuning (commit.c); the crash tests lower the first two to drive small records down the
+ * streaming path, and set the third to run the apply both deferred and at once. */
 extern size_t snap_commit_stream_min;
 extern size_t snap_commit_piece;
+extern int snap_commit_defer_apply;
 
 /* recovery.c */
 struct snap_recovery {

@@ -12,7 +12,8 @@
  * Environment: SNAPSHOT_SEEDS (workloads, default 12), SNAPSHOT_SEED (first seed),
  * SNAPSHOT_OPS (operations per workload, default 60), SNAPSHOT_EXHAUSTIVE_BITS (default 8),
  * SNAPSHOT_RANDOM_SUBSETS (default 24). Prints the number of crash states checked. Odd seeds use
- * the streaming commit path (see snap_commit_stream_min).
+ * the streaming commit path (see snap_commit_stream_min); seeds 2 and 3 modulo 4 apply each record
+ * at once, the others defer the apply to the next commit (see snap_commit_defer_apply).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,7 @@ static void run_workload(struct harness *h, uint64_t seed, long ops)
      * streaming commit path (large commits) meets the same crash states as the staged one. */
     snap_commit_stream_min = seed % 2 ? 256 : (size_t)8 << 20;
     snap_commit_piece = 64 + (size_t)(seed % 193);
+    snap_commit_defer_apply = seed % 4 >= 2 ? 0 : 1;
     struct snap_sim *sim = snap_sim_new();
     REQUIRE(sim);
     uint64_t size = 64 * (1 + test_rng_below(&h->rng, 64)) + test_rng_below(&h->rng, 64);

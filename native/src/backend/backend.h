@@ -35,6 +35,9 @@ struct snap_backend_ops {
     /* Fill the DRAM copy: make [addr, addr+len) (page-aligned, inside the reserved arena) hold the
      * data file's bytes [off, off+len) as private, writable memory. May map lazily (MAP_PRIVATE). */
     int (*map_private)(struct snap_backend *b, void *addr, uint64_t off, size_t len);
+    /* Optional hint (NULL: none): a write of [off, off+len) of f follows soon; start what it would
+     * wait for (address translation, line fills) now. Never fails, never changes the media. */
+    void (*prefetch)(struct snap_backend *b, int f, uint64_t off, size_t len);
     void (*close)(struct snap_backend *b);
 };
 
@@ -89,6 +92,11 @@ static inline int snap_be_barrier(struct snap_backend *b, int f)
 static inline int snap_be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
 {
     return b->ops->map_private(b, addr, off, len);
+}
+static inline void snap_be_prefetch(struct snap_backend *b, int f, uint64_t off, size_t len)
+{
+    if (b->ops->prefetch)
+        b->ops->prefetch(b, f, off, len);
 }
 static inline void snap_be_close(struct snap_backend *b)
 {

@@ -188,6 +188,24 @@ static int pmem_write(struct snap_backend *b, int which, uint64_t off, const voi
     return 0;
 }
 
+/* The data file is written at random lines: a line whose page is not in the TLB costs a page walk
+ * (about 0.2 us measured here, in a VM) on the commit path. Start the walk now, one prefetch per
+ * page, at most PREFETCH_PAGES of them: the hint is for small records. */
+#define PREFETCH_PAGES 16
+static void pmem_prefetch(struct snap_backend *b, int which, uint64_t off, size_t len)
+{
+    if (!valid_file(which))
+        return;
+    struct pmem_file *p = pf(b, which);
+    if (!p->addr || !p->is_pmem || len == 0 || check_range(p, off, len))
+        return;
+    const uint8_t *a = p->addr + off, *end = a + len;
+    for (int n = 0; a < end && n < PREFETCH_PAGES; n++) {
+        __builtin_prefetch(a, 1, 0);
+        a = (const uint8_t *)(((uintptr_t)a | 4095) + 1);
+    }
+}
+
 static int pmem_barrier(struct snap_backend *b, int which)
 {
     if (!valid_file(which))
@@ -228,6 +246,7 @@ static const struct snap_backend_ops pmem_ops = {
     .write = pmem_write,
     .barrier = pmem_barrier,
     .map_private = pmem_map_private,
+    .prefetch = pmem_prefetch,
     .close = pmem_close,
 };
 
