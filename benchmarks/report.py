@@ -19,6 +19,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 from collections import defaultdict
 
 US = "snapshot"
@@ -151,7 +152,11 @@ def main():
         for p in plots(groups, args.plots):
             print(f"plot: {p}", file=sys.stderr)
     if args.readme:
-        update_readme(args.readme, f"Machine: {machine()}. Command: `{args.command}`.\n\n{text}")
+
+        when = ", ".join(f"{os.path.basename(p)} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(os.path.getmtime(p)))}"
+                         for p in args.csv)
+        update_readme(args.readme, f"Machine: {machine()}. Command: `{args.command}`. "
+                                   f"Measured: {when}.\n\n{text}")
 
 
 if __name__ == "__main__":
