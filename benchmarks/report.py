@@ -152,9 +152,8 @@ def main():
         for p in plots(groups, args.plots):
             print(f"plot: {p}", file=sys.stderr)
     if args.readme:
-
-        when = ", ".join(f"{os.path.basename(p)} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(os.path.getmtime(p)))}"
-                         for p in args.csv)
+        stamp = lambda p: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(p)))
+        when = ", ".join(f"{os.path.basename(p)} {stamp(p)}" for p in args.csv)
         update_readme(args.readme, f"Machine: {machine()}. Command: `{args.command}`. "
                                    f"Measured: {when}.\n\n{text}")
 
