@@ -2,7 +2,7 @@
 # benchmarks/kyoto/ci.sh — the Kyoto Cabinet port's check for CI: builds both variants from scratch
 # (Debian source package fetched by build.sh), runs a short kchashtest subset under SNAPSHOT_VERIFY=1
 # (test.sh) and 200 SIGKILL crash trials (crash.sh: 100 on disk, 100 on /dev/shm as emulated PM).
-# Exits non-zero on any failure. About 3-4 minutes on 2 cores, plus the download.
+# Exits non-zero on any failure. About 3 minutes on 2 cores, download included.
 #   benchmarks/kyoto/ci.sh [OUT]        (default build/kyoto-ci; removed and rebuilt)
 # env: SNAPSHOT_LIB_DIR, SNAPSHOT_PASS_PLUGIN (default: build/, else a minimal configure of the
 #      core in OUT/core); TRIALS_DISK, TRIALS_SHM (100 each); JOBS (2)
@@ -13,17 +13,8 @@ OUT=${1:-$ROOT/build/kyoto-ci}
 export JOBS=${JOBS:-2}
 start=$SECONDS
 
-# what build.sh needs beyond scripts/install-deps: apt-get source (dpkg-dev), Kyoto's zlib
-missing=()
-for p in dpkg-dev zlib1g-dev patch; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "kyoto ci: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# what build.sh needs beyond the project's own dependencies: apt-get source (dpkg-dev), Kyoto's zlib
+"$ROOT/scripts/install-deps" dpkg-dev zlib1g-dev patch
 
 rm -rf "$OUT"; mkdir -p "$OUT"
 # libsnapshot and the plugin: given, or those of build/, or our own minimal build
