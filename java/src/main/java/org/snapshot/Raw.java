@@ -13,9 +13,10 @@ import java.lang.reflect.Field;
  * until the {@link Mapping} is unreachable (closed regions are scratch memory until then), so a raw
  * access is exactly as safe as the buffer's.
  *
- * <p>Used on JDK 17 to 23 only: from JDK 24 on, the first use of these methods prints a warning
- * (JEP 498) and the accessors go through the buffer windows instead. {@code -Dorg.snapshot.raw=false}
- * turns it off anywhere. The suite runs on JDK 17 (raw) and JDK 25 (windows), so both are tested.
+ * <p>Used on JDK 17 to 23, and on JDK 24+ started with {@code --sun-misc-unsafe-memory-access=allow}:
+ * otherwise, from JDK 24 on, the first use of these methods prints a warning (JEP 498), so the
+ * accessors go through the buffer windows instead. {@code -Dorg.snapshot.raw=false} turns it off
+ * anywhere. The suite runs on JDK 17 (raw) and JDK 25 (windows), so both ways are tested.
  */
 final class Raw {
     private Raw() {}
@@ -26,8 +27,10 @@ final class Raw {
 
     static {
         sun.misc.Unsafe u = null;
-        if (Runtime.version().feature() <= 23
-                && Boolean.parseBoolean(System.getProperty("org.snapshot.raw", "true"))) {
+        // JDK 24+ sets this property from --sun-misc-unsafe-memory-access; "allow" prints no warning
+        boolean quiet = Runtime.version().feature() <= 23
+                || "allow".equals(System.getProperty("sun.misc.unsafe.memory.access"));
+        if (quiet && Boolean.parseBoolean(System.getProperty("org.snapshot.raw", "true"))) {
             try {
                 Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
                 f.setAccessible(true);
