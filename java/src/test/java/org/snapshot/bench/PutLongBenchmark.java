@@ -3,6 +3,7 @@ package org.snapshot.bench;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -30,7 +31,9 @@ import org.snapshot.PersistentRegion;
  * /dev/shm), {@code buffer*} a direct little-endian ByteBuffer of the same size: the goal is a
  * region at most 1.3x slower. Sequential and random offsets; {@code regionSequentialMsync} adds an
  * msync after each pass, so every line's first store takes the marking's slow path and the commit
- * is included. Run: {@code mvn -q -Pbench verify -DskipTests} (java/README.md).
+ * is included. {@code regionPutLongs} and {@code bufferPutLongs} write the same longs, computed
+ * into an array first (counted in the time), with one bulk call. Run:
+ * {@code mvn -q -Pbench verify -DskipTests} (java/README.md).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -47,7 +50,9 @@ public class PutLongBenchmark {
     Path file;
     PersistentRegion region;
     ByteBuffer buffer;
+    LongBuffer bufferLongs; // the same buffer, for its bulk put
     long[] offsets;
+    long[] values = new long[OPS];
     long longs;
     long next;
 
@@ -58,6 +63,7 @@ public class PutLongBenchmark {
         long size = (long) mib << 20;
         region = PersistentRegion.create(file, size, Options.defaults().backend(Backend.FILE));
         buffer = ByteBuffer.allocateDirect((int) size).order(ByteOrder.LITTLE_ENDIAN);
+        bufferLongs = buffer.asLongBuffer();
         longs = size / 8;
         SplittableRandom rnd = new SplittableRandom(1);
         offsets = new long[OPS];
@@ -124,5 +130,27 @@ public class PutLongBenchmark {
             region.putLong(i << 3, i);
         }
         region.msync();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void regionPutLongs() {
+        long s = start();
+        long[] v = values;
+        for (int i = 0; i < OPS; i++) {
+            v[i] = s + i;
+        }
+        region.putLongs(s << 3, v, 0, OPS);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void bufferPutLongs() {
+        long s = start();
+        long[] v = values;
+        for (int i = 0; i < OPS; i++) {
+            v[i] = s + i;
+        }
+        bufferLongs.put((int) s, v);
     }
 }
