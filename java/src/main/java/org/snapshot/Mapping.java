@@ -47,8 +47,8 @@ import java.nio.LongBuffer;
  *
  * <p>Windows. A JDK 17 buffer holds at most 2 GiB, so the copy is seen through windows of 1 GiB,
  * each extended by {@link #OVERLAP} bytes into the next: an access of up to 64 bytes that starts in
- * window {@code i} lies entirely in window {@code i}, and a primitive access costs one array load
- * more than a plain buffer access. Bulk operations go window by window.
+ * window {@code i} lies entirely in window {@code i}, and a primitive access (when not raw)
+ * costs one array load more than a plain buffer access. Bulk operations go window by window.
  *
  * <p>Lifetime. {@link PersistentRegion#close()} calls {@code snap_foreign_close}, which swaps the
  * memory behind these buffers for anonymous scratch pages and keeps the address range reserved, so

@@ -4,6 +4,7 @@ package org.snapshot;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.util.Objects;
 
 /**
@@ -324,13 +325,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Objects.checkFromIndexSize(off, len, src.length);
         Mapping m = map;
         long at = at(m, offset, (long) len << 3);
-        for (int done = 0; done < len;) {
-            long p = at + ((long) done << 3);
-            int n = longStep(p, len - done);
-            m.window(p).slice(Mapping.index(p), n << 3).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer()
-                    .put(0, src, off + done, n);
-            done += n;
-        }
+        moveLongs(m, at, src, off, len, true);
         if (len > 0) {
             m.markRange(at, (long) len << 3);
         }
@@ -342,23 +337,29 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Objects.checkFromIndexSize(off, len, dst.length);
         Mapping m = map;
         long at = at(m, offset, (long) len << 3);
-        for (int done = 0; done < len;) {
-            long p = at + ((long) done << 3);
-            int n = longStep(p, len - done);
-            m.window(p).slice(Mapping.index(p), n << 3).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer()
-                    .get(0, dst, off + done, n);
-            done += n;
-        }
+        moveLongs(m, at, dst, off, len, false);
         Reference.reachabilityFence(m);
     }
 
     /**
-     * Longs that can be moved from {@code at} within its window, at most {@code rest}: up to the
-     * window's end rounded up to a whole long, which the window's 64-byte overlap holds.
+     * Store {@code a[off .. off + len)} at {@code at} in the region (or load it, {@code !store}),
+     * window by window: each step ends at its window's end rounded up to a whole long, which the
+     * window's 64-byte overlap holds.
      */
-    private static int longStep(long at, int rest) {
-        long toEnd = (Mapping.WINDOW - Mapping.index(at) + 7) >>> 3;
-        return (int) Math.min(Math.min(rest, CHUNK >>> 3), toEnd);
+    private static void moveLongs(Mapping m, long at, long[] a, int off, int len, boolean store) {
+        for (int done = 0; done < len;) {
+            long p = at + ((long) done << 3);
+            long toEnd = (Mapping.WINDOW - Mapping.index(p) + 7) >>> 3;
+            int n = (int) Math.min(Math.min(len - done, CHUNK >>> 3), toEnd);
+            LongBuffer longs = m.window(p).slice(Mapping.index(p), n << 3)
+                    .order(ByteOrder.LITTLE_ENDIAN).asLongBuffer();
+            if (store) {
+                longs.put(0, a, off + done, n);
+            } else {
+                longs.get(0, a, off + done, n);
+            }
+            done += n;
+        }
     }
 
     // ---- Bulk ------------------------------------------------------------------------------------

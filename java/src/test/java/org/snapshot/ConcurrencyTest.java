@@ -51,23 +51,7 @@ class ConcurrencyTest {
                     }
                 }));
             }
-            Thread committer = new Thread(() -> {
-                try {
-                    while (!stop.get()) {
-                        r.msync();
-                    }
-                } catch (Throwable e) {
-                    failure.set(e);
-                }
-            });
-            committer.start();
-            threads.forEach(Thread::start);
-            for (Thread t : threads) {
-                t.join();
-            }
-            stop.set(true);
-            committer.join();
-            assertNull(failure.get());
+            race(committer(r, stop, failure, new AtomicLong()), threads, stop, failure);
             r.msync();
             assertTrue(r.stats().commits() > 10, "the committer raced with the writers");
         }
@@ -79,6 +63,34 @@ class ConcurrencyTest {
                 }
             }
         }
+    }
+
+    /** A thread that calls msync until {@code stop}, counting in {@code started} the calls begun. */
+    static Thread committer(PersistentRegion r, AtomicBoolean stop, AtomicReference<Throwable> failure,
+            AtomicLong started) {
+        return new Thread(() -> {
+            try {
+                while (!stop.get()) {
+                    started.incrementAndGet();
+                    r.msync();
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+    }
+
+    /** Start the committer and the writers, wait for the writers, stop the committer: no failure. */
+    static void race(Thread committer, List<Thread> writers, AtomicBoolean stop,
+            AtomicReference<Throwable> failure) throws InterruptedException {
+        committer.start();
+        writers.forEach(Thread::start);
+        for (Thread t : writers) {
+            t.join();
+        }
+        stop.set(true);
+        committer.join();
+        assertNull(failure.get());
     }
 
     /**
@@ -104,16 +116,7 @@ class ConcurrencyTest {
                 AtomicBoolean stop = new AtomicBoolean();
                 AtomicReference<Throwable> failure = new AtomicReference<>();
                 AtomicLong started = new AtomicLong();
-                Thread committer = new Thread(() -> {
-                    try {
-                        while (!stop.get()) {
-                            started.incrementAndGet();
-                            r.msync();
-                        }
-                    } catch (Throwable e) {
-                        failure.set(e);
-                    }
-                });
+                Thread committer = committer(r, stop, failure, started);
                 List<Thread> threads = new ArrayList<>();
                 for (int t = 0; t < writers; t++) {
                     final int id = t;
@@ -140,14 +143,7 @@ class ConcurrencyTest {
                         }
                     }));
                 }
-                committer.start();
-                threads.forEach(Thread::start);
-                for (Thread t : threads) {
-                    t.join();
-                }
-                stop.set(true);
-                committer.join();
-                assertNull(failure.get());
+                race(committer, threads, stop, failure);
                 r.msync(); // takes every line whose last store is marked and not yet committed
                 commits += r.stats().commits();
             }
