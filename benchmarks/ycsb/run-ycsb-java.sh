@@ -60,7 +60,8 @@ done
 
 # LLPL's libllpl.so (inside its jar) links libpmemobj.so.1 and libpmempool.so.1; the latter is
 # not among Snapshot's own dependencies. Say so before a run, not as a stack trace in a log.
-if [[ ,$systems, == *,llpl-pm,* ]] && ! ldconfig -p | grep -q 'libpmempool\.so\.1 '; then
+# (grep without -q: under pipefail, -q quitting early would SIGPIPE ldconfig and fail the test)
+if [[ ,$systems, == *,llpl-pm,* ]] && ! ldconfig -p | grep 'libpmempool\.so\.1 ' >/dev/null; then
   die "llpl needs libpmempool.so.1 (Debian: apt-get install libpmempool1), or leave llpl-pm out (--systems)"
 fi
 
@@ -96,7 +97,7 @@ phase() {
     die "YCSB failed ($*), see $log"
   fi
   # YCSB exits 0 even when the binding failed to open or an operation failed: check its counts.
-  if grep -q 'Return=' "$log" && ! grep 'Return=' "$log" | grep -qv 'Return=OK'; then :; else
+  if grep -q 'Return=' "$log" && ! grep 'Return=' "$log" | grep -v 'Return=OK' >/dev/null; then :; else
     grep -E 'Exception|Error|failed|Return=' "$log" | head -5 >&2
     die "operations failed or none ran ($*), see $log"
   fi
