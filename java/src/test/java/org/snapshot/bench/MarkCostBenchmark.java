@@ -25,9 +25,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code PersistentRegion.putLong} does on JDK 17 (org.snapshot.Raw) one piece at a time: a plain
  * raw store with a bounds check; plus the volatile "closed" check; plus the marking's fast path (a
  * plain read of the line's bitmap word, a test, and a call to an out-of-line slow path with an
- * atomic OR, taken in the first pass only, as in a region); both. Against the same loop over a
- * direct ByteBuffer. Shows why a per-store check cannot reach a buffer's speed:
- * java/README.md, "Performance". Uses sun.misc.Unsafe: run on JDK 17 to 23.
+ * atomic OR, taken in the first pass only, as in a region); both; both with the atomic OR inline
+ * instead of the call. Against the same loop over a direct ByteBuffer. Shows why a per-store check
+ * cannot reach a buffer's speed: java/README.md, "Performance". Uses sun.misc.Unsafe: run on JDK
+ * 17 to 23.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -93,6 +94,18 @@ public class MarkCostBenchmark {
                 throw new IllegalStateException("closed");
             }
             put(at, v);
+        }
+
+        /** As putClosedMarked with the slow path's atomic OR inline (a CAS loop) instead of a call. */
+        void putClosedMarkedCas(long at, long v) {
+            putClosed(at, v);
+            if (!marked(at)) {
+                long word = bitmap + ((at >>> 12) << 3);
+                long w = U.getLong(word);
+                while (!U.compareAndSwapLong(null, word, w, w | 1L << (at >>> 6))) {
+                    w = U.getLongVolatile(null, word);
+                }
+            }
         }
 
         void putMarked(long at, long v) {
@@ -178,6 +191,15 @@ public class MarkCostBenchmark {
         long s = start();
         for (long i = s; i < s + OPS; i++) {
             memory.putClosedMarked(i << 3, i);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void rawClosedAndMarkChecksInlineCas() {
+        long s = start();
+        for (long i = s; i < s + OPS; i++) {
+            memory.putClosedMarkedCas(i << 3, i);
         }
     }
 }
