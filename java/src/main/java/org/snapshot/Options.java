@@ -14,18 +14,20 @@ public final class Options {
     final int mode;
     final boolean exclusive;
     final boolean noConcurrentWriters;
+    final boolean populate;
 
     private Options(Backend backend, long maxSize, long logCapacity, int mode, boolean exclusive,
-            boolean noConcurrentWriters) {
+            boolean noConcurrentWriters, boolean populate) {
         this.backend = backend;
         this.maxSize = maxSize;
         this.logCapacity = logCapacity;
         this.mode = mode;
         this.exclusive = exclusive;
         this.noConcurrentWriters = noConcurrentWriters;
+        this.populate = populate;
     }
 
-    private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false);
+    private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false, false);
 
     public static Options defaults() {
         return DEFAULTS;
@@ -36,7 +38,7 @@ public final class Options {
         if (b == null) {
             throw new NullPointerException("backend");
         }
-        return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters);
+        return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate);
     }
 
     /** Address space reserved for the region (0: its size rounded up to 1 GiB). */
@@ -44,7 +46,7 @@ public final class Options {
         if (bytes < 0) {
             throw new IllegalArgumentException("maxSize < 0: " + bytes);
         }
-        return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters);
+        return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters, populate);
     }
 
     /** Bytes of log between checkpoints (0: 64 MiB). */
@@ -52,7 +54,7 @@ public final class Options {
         if (bytes < 0) {
             throw new IllegalArgumentException("logCapacity < 0: " + bytes);
         }
-        return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters);
+        return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters, populate);
     }
 
     /** Permissions of a created data file, e.g. {@code 0600} (0: 0644). The log copies them. */
@@ -60,12 +62,12 @@ public final class Options {
         if ((mode & ~07777) != 0) {
             throw new IllegalArgumentException("mode: " + Integer.toOctalString(mode));
         }
-        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters);
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate);
     }
 
     /** With create(): fail if the data file exists. */
     public Options exclusive(boolean on) {
-        return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters);
+        return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters, populate);
     }
 
     /**
@@ -74,13 +76,27 @@ public final class Options {
      * barrier. Breaking the promise can lose racing stores (snapshot.h, SNAP_NO_CONCURRENT_WRITERS).
      */
     public Options noConcurrentWriters(boolean on) {
-        return new Options(backend, maxSize, logCapacity, mode, exclusive, on);
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, on, populate);
+    }
+
+    /**
+     * Fault in every page of the region's DRAM copy for writing when it is opened, instead of at
+     * the first store to each page: open takes longer (about a copy of the file; the whole size
+     * becomes resident), and the first stores into each page no longer pay a page fault. Without
+     * it the DRAM copy is a private mapping of the file, so the first read and the first write of
+     * each page each fault (the write copies the page): two faults per page in the first pass
+     * over a large region, which dominated YCSB-A's first million updates on a 1.2 GB region
+     * (benchmarks/ycsb/README.md). Default false. A hint: where the kernel cannot populate in one
+     * call (MADV_POPULATE_WRITE, Linux 5.14), the pages are touched one by one.
+     */
+    public Options populate(boolean on) {
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on);
     }
 
     @Override
     public String toString() {
         return "Options[backend=" + backend + ", maxSize=" + maxSize + ", logCapacity=" + logCapacity
                 + ", mode=0" + Integer.toOctalString(mode) + ", exclusive=" + exclusive
-                + ", noConcurrentWriters=" + noConcurrentWriters + "]";
+                + ", noConcurrentWriters=" + noConcurrentWriters + ", populate=" + populate + "]";
     }
 }

@@ -110,7 +110,11 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
             SnapshotNative.snap_foreign_release(h);
             throw Errors.of("open", p, rc);
         }
-        return new PersistentRegion(path, new Mapping(h, layout));
+        Mapping m = new Mapping(h, layout);
+        if (o.populate) {
+            m.populate();
+        }
+        return new PersistentRegion(path, m);
     }
 
     @Override

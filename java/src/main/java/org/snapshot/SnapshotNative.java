@@ -20,7 +20,7 @@ import java.nio.ByteBuffer;
  * the jar under org/snapshot/linux-x86_64/ and extracted and loaded by {@link Loader} at first use.
  * The C contract is native/include/snapshot.h; the flat entry points are in snapshot_foreign.h.
  */
-@Platform(value = "linux-x86_64", include = {"snapshot.h", "snapshot_foreign.h"}, link = "snapshot@.0")
+@Platform(value = "linux-x86_64", include = {"snapshot.h", "snapshot_foreign.h", "sys/mman.h"}, link = "snapshot@.0")
 final class SnapshotNative {
     /** Path of the libsnapshot the binding uses, for JNA and other native callers (same instance). */
     static final String LIBRARY_PATH;
@@ -112,4 +112,10 @@ final class SnapshotNative {
     static native int snap_foreign_emulate_pmem();
 
     static native @Cast("const char*") String snap_strerror(int err);
+
+    /** linux/mman.h's MADV_POPULATE_WRITE (Linux 5.14; older headers lack the name). */
+    static final int MADV_POPULATE_WRITE = 23;
+
+    /** libc's madvise(2), for {@link Options#populate}: 0, or -1 (errno is not kept). */
+    static native int madvise(@Cast("void*") long addr, @Cast("size_t") long len, int advice);
 }

@@ -284,6 +284,37 @@ class PersistentRegionTest {
     }
 
     @Test
+    void populateKeepsTheBytesAndMarksNothing() {
+        byte[] pattern = new byte[SIZE];
+        new SplittableRandom(7).nextBytes(pattern);
+        try (PersistentRegion r = fresh("populate")) {
+            r.putBytes(0, pattern);
+            r.msync();
+        }
+        Options o = Options.defaults().populate(true);
+        assertTrue(o.toString().contains("populate=true"));
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("populate"), o)) {
+            r.map.touchPages(); // the fallback, on top of madvise's populate
+            for (long at = 0; at < SIZE; at += 64) {
+                assertFalse(r.map.isMarked(at), "line at " + at);
+            }
+            byte[] back = new byte[SIZE];
+            r.getBytes(0, back);
+            assertArrayEquals(pattern, back);
+            r.msync();
+            assertEquals(0, r.stats().linesCommitted());
+            r.putLong(4096, 42); // a populated page still commits its stores
+            r.msync();
+            assertEquals(1, r.stats().linesCommitted());
+        }
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("populate"))) {
+            assertEquals(42, r.getLong(4096));
+            assertEquals(pattern[0], r.getByte(0));
+            assertEquals(pattern[SIZE - 1], r.getByte(SIZE - 1));
+        }
+    }
+
+    @Test
     void statsAndAccessors() {
         try (PersistentRegion r = fresh("stats")) {
             RegionStats s = r.stats();

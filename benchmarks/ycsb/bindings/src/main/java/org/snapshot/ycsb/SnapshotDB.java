@@ -8,7 +8,9 @@ import site.ycsb.DBException;
 /**
  * YCSB binding "snapshot": a {@link SnapshotTable}. Properties: {@code snapshot.path} (the data
  * file; created by the load phase, reopened by the run phase) and {@code snapshot.medium}
- * ({@code pm}: emulated persistent memory, a file on /dev/shm; {@code disk}: the file back end).
+ * ({@code pm}: emulated persistent memory, a file on /dev/shm; {@code disk}: the file back end),
+ * {@code snapshot.populate} ({@code true}, the default: fault in the region's memory at open,
+ * {@link org.snapshot.Options#populate}).
  */
 public class SnapshotDB extends TableDB {
   @Override
@@ -22,7 +24,9 @@ public class SnapshotDB extends TableDB {
       throw new DBException("snapshot.medium must be pm or disk, not " + medium);
     }
     try {
-      return SnapshotTable.openOrCreate(Path.of(path), medium.equals("pm"), new Records(p), Records.capacity(p));
+      boolean populate = Boolean.parseBoolean(p.getProperty("snapshot.populate", "true"));
+      return SnapshotTable.openOrCreate(Path.of(path), medium.equals("pm"), populate, new Records(p),
+          Records.capacity(p));
     } catch (RuntimeException e) {
       throw new DBException("snapshot: cannot open " + path + ": " + e.getMessage(), e);
     }

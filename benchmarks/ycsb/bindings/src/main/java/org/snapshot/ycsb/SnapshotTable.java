@@ -46,10 +46,12 @@ final class SnapshotTable extends HashTable {
   /**
    * Creates the table for {@code capacity} records at {@code path}, or opens it if the file exists.
    * {@code pm}: emulated persistent memory (a file on /dev/shm), else the file back end (disk).
+   * {@code populate}: fault in the region's DRAM copy at open ({@link Options#populate}).
    */
-  static SnapshotTable openOrCreate(Path path, boolean pm, Records rec, long capacity) {
+  static SnapshotTable openOrCreate(Path path, boolean pm, boolean populate, Records rec, long capacity) {
     Options o = Options.defaults().backend(pm ? Backend.EMULATED_PMEM : Backend.FILE)
-        .noConcurrentWriters(true); // every store and msync runs under the table's lock
+        .noConcurrentWriters(true) // every store and msync runs under the table's lock
+        .populate(populate);
     if (Files.exists(path)) {
       PersistentRegion r = PersistentRegion.open(path, o);
       try {
