@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "dirty_map.h"
+#include "hugepage.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +44,12 @@ int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
                      -1, 0);
     if (mem == MAP_FAILED)
         return -errno;
+    /* Stores mark lines at random: on 4 KiB pages each is one more TLB miss. Huge pages where the
+     * whole map could be resident without harm: as much as the copy it covers may be (1/512 of
+     * it), and never past 32 MiB (regions up to 16 GiB), so a huge sparse region keeps paying only
+     * for the words its stores reach. */
+    uint64_t limit = snap_memory_budget() / 512;
+    snap_hugepage_advise(mem, total, limit < ((uint64_t)32 << 20) ? limit : ((uint64_t)32 << 20));
     m->levels = levels;
     for (unsigned l = 0; l < levels; l++)
         m->level[l] = (uint64_t *)((char *)mem + off[l]);
