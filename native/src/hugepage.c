@@ -1,4 +1,4 @@
-/* hugepage.c — the huge-page policy of hugepage.h. */
+/* hugepage.c — the huge-page switch and budget of hugepage.h. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -8,6 +8,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+int snap_hugepages_wanted(void)
+{
+    const char *v = getenv("SNAPSHOT_HUGEPAGES");
+    return v && strcmp(v, "1") == 0;
+}
 
 uint64_t snap_memory_budget(void)
 {
@@ -19,8 +25,7 @@ uint64_t snap_memory_budget(void)
 
 int snap_hugepage_advise(void *addr, size_t len, uint64_t limit)
 {
-    const char *v = getenv("SNAPSHOT_HUGEPAGES");
-    if ((v && strcmp(v, "0") == 0) || len == 0 || len > limit)
+    if (!snap_hugepages_wanted() || len == 0 || len > limit)
         return 0;
     return madvise(addr, len, MADV_HUGEPAGE) == 0;
 }

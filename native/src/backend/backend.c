@@ -135,12 +135,14 @@ int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len)
     if (rc || len == 0)
         return rc;
     uint64_t end = off + len < (uint64_t)st.st_size ? off + len : (uint64_t)st.st_size;
-    int64_t data = data_bytes(fd, off, end);
+    int huge = snap_hugepages_wanted();
+    int64_t data = huge ? data_bytes(fd, off, end) : 0;
     if (data < 0)
         return (int)data;
-    if ((uint64_t)data > snap_memory_budget()) {
-        /* Too much to hold in memory at once: a copy-on-write mapping of the file, filled lazily
-         * by the kernel; its clean pages stay reclaimable page cache. */
+    if (!huge || (uint64_t)data > snap_memory_budget()) {
+        /* A copy-on-write mapping of the file, filled lazily by the kernel: nothing is read at
+         * open and clean pages stay reclaimable page cache, but every page is 4 KiB and its first
+         * store faults and copies it. Also when the data is too much to read in at once. */
         void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
                        fd, (off_t)off);
         if (p == MAP_FAILED) {
