@@ -51,6 +51,8 @@ int snap_backend_check_copy_range(void *addr, uint64_t off, size_t len, uint64_t
     uint64_t mask = (uint64_t)(page > 0 ? page : 4096) - 1;
     if (((uintptr_t)addr & mask) || (off & mask) || (len & mask))
         return SNAP_E_INVAL;
+    if (len == 0)
+        return 0; /* nothing to map: fine wherever it is */
     uint64_t end = (file_size + mask) & ~mask;
     if (off > end || len > end - off)
         return SNAP_E_RANGE;

@@ -110,14 +110,14 @@ static inline void snap_be_close(struct snap_backend *b)
 /* map_private for a file: make [addr, addr+len) a private copy of fd's bytes [off, off+len).
  * By default a MAP_PRIVATE mapping of the file, filled lazily by the kernel. With huge pages asked
  * for (hugepage.h), anonymous memory with MADV_HUGEPAGE filled with pread from the file's data
- * extents only, so holes cost neither time nor memory; unless the data to read exceeds
- * snap_memory_budget(), then the mapping of the file again. addr, off and len
- * page-aligned (else SNAP_E_INVAL); off + len must not pass the end of the file's last page
- * (SNAP_E_RANGE). On failure the range is left reserved (PROT_NONE), never unmapped. */
+ * extents only, so holes cost neither time nor memory; but the mapping of the file again if the
+ * data to read exceeds snap_memory_budget(). addr, off and len page-aligned (else SNAP_E_INVAL);
+ * off + len must not pass the end of the file's last page (SNAP_E_RANGE). On failure the range is
+ * left reserved (PROT_NONE), never unmapped. */
 int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len);
 
 /* The argument checks of map_private, for a data file of file_size bytes: 0, SNAP_E_INVAL or
- * SNAP_E_RANGE. */
+ * SNAP_E_RANGE (never for len 0). */
 int snap_backend_check_copy_range(void *addr, uint64_t off, size_t len, uint64_t file_size);
 
 /* Map [addr, addr+len) (page-aligned, inside the arena) as fresh, private, zero memory for the DRAM
