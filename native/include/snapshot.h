@@ -25,6 +25,18 @@
  * that was never tracked. It reads the whole region each time (a debugging aid) and assumes no
  * store runs concurrently with the msync (a store not yet marked would be reported).
  *
+ * Memory. By default the DRAM copy is a copy-on-write mapping of the data file: opening reads
+ * nothing, a page costs memory of its own only once stored to, and pages only read stay the file's
+ * reclaimable page cache. With SNAPSHOT_HUGEPAGES=1 in the environment at snap_open() (and at
+ * snap_grow()), the copy is instead anonymous memory with transparent huge pages (MADV_HUGEPAGE),
+ * and so is the dirty bitmap of a region up to 16 GiB (less with under 32 GiB of memory): fewer
+ * TLB misses and page faults for random access to a large region, at a price. snap_open() reads
+ * the file's data (not its holes: a sparse file still opens at once) into memory, which stays
+ * resident (it can only be swapped, not dropped) for as long as the region is open; a file whose
+ * data exceeds half of physical memory keeps the mapping. A store into a never-written part of a
+ * region up to half of physical memory makes 2 MiB resident, not 4 KiB. Whether it pays depends
+ * on the machine (native/src/hugepage.h, docs/ARCHITECTURE.md).
+ *
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
  * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty

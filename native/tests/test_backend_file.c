@@ -5,6 +5,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -219,6 +220,61 @@ static void test_map_private(void)
     snap_be_close(be);
 }
 
+/* With huge pages asked for, the copy is anonymous memory read from the data extents: the same
+ * bytes and bounds as the mapping of the file, and a hole is neither read nor made resident. */
+static void test_map_private_huge(void)
+{
+    REQUIRE(setenv("SNAPSHOT_HUGEPAGES", "1", 1) == 0);
+    test_map_private(); /* contents, privacy, bounds, growth: as without */
+
+    const size_t size = 8u << 20, mib = 1u << 20;
+    int dfd = make_file("h", 0, 0), lfd = make_file("h.snaplog", 0, 0);
+    REQUIRE(ftruncate(dfd, (off_t)size) == 0);
+    uint8_t a[5000], b[4096];
+    fill(a, sizeof a, 7);
+    fill(b, sizeof b, 8);
+    REQUIRE(pwrite(dfd, a, sizeof a, 3 * mib + 100) == (ssize_t)sizeof a);
+    REQUIRE(pwrite(dfd, b, sizeof b, size - sizeof b) == (ssize_t)sizeof b);
+    struct snap_backend *be;
+    REQUIRE_OK(snap_backend_file_open(dfd, lfd, &be));
+    uint8_t *area = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(area != MAP_FAILED);
+    CHECK_RC(snap_be_map_private(be, area, 0, size), 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), resident = 0;
+    unsigned char vec[(2u << 20) / 4096];
+    REQUIRE(mincore(area, 2 * mib, vec) == 0); /* before anything reads the hole */
+    for (size_t i = 0; i < 2 * mib / page; i++)
+        resident += vec[i] & 1;
+    CHECK(resident == 0);
+    CHECK(memcmp(area + 3 * mib + 100, a, sizeof a) == 0);
+    CHECK(memcmp(area + size - sizeof b, b, sizeof b) == 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < size; i++)
+        nonzero += area[i] != 0;
+    size_t want = 0;
+    for (size_t i = 0; i < sizeof a; i++)
+        want += a[i] != 0;
+    for (size_t i = 0; i < sizeof b; i++)
+        want += b[i] != 0;
+    CHECK(nonzero == want); /* everything outside the two extents reads zero */
+    /* A copy, not a view: a later write to the file does not show (in a MAP_PRIVATE mapping it
+     * would, on a page not yet stored to). */
+    uint8_t other = (uint8_t)~a[4000];
+    char *path = test_path(dir, "h");
+    int probe = open(path, O_RDWR | O_CLOEXEC);
+    free(path);
+    REQUIRE(probe >= 0 && pwrite(probe, &other, 1, 3 * mib + 4100) == 1);
+    close(probe);
+    CHECK(area[3 * mib + 4100] == a[4000]);
+    area[3 * mib + 100] ^= 1; /* private */
+    uint8_t got;
+    CHECK_RC(snap_be_read(be, SNAP_DATA, 3 * mib + 100, &got, 1), 0);
+    CHECK(got == a[0]);
+    munmap(area, size);
+    snap_be_close(be);
+    REQUIRE(unsetenv("SNAPSHOT_HUGEPAGES") == 0);
+}
+
 static void test_open_errors_and_ownership(void)
 {
     struct snap_backend *be = (struct snap_backend *)1;
@@ -269,9 +325,10 @@ int main(void)
     test_write_read_barrier();
     test_resize();
     test_map_private();
+    test_map_private_huge();
     test_open_errors_and_ownership();
     test_fault_injection();
     test_rmdir(dir);
     free(dir);
-    return test_done("test_backend_file", 5);
+    return test_done("test_backend_file", 6);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "hugepage.h"
 
 void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, int err)
 {
@@ -36,26 +37,133 @@ int snap_backend_fault_check(struct snap_backend *b, int op)
     return b->fail_err; /* fail_after stays 1: every later call fails too */
 }
 
-int snap_backend_map_file_private(int fd, void *addr, uint64_t off, size_t len)
+/* Put the arena's reservation back over [addr, addr+len) after a failed MAP_FIXED, which may already
+ * have removed the old mapping, so that no later mmap lands inside the arena. Best effort: the
+ * caller reports the first error. */
+static void rereserve(void *addr, size_t len)
+{
+    mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+int snap_backend_check_copy_range(void *addr, uint64_t off, size_t len, uint64_t file_size)
 {
     long page = sysconf(_SC_PAGESIZE);
     uint64_t mask = (uint64_t)(page > 0 ? page : 4096) - 1;
     if (((uintptr_t)addr & mask) || (off & mask) || (len & mask))
         return SNAP_E_INVAL;
     if (len == 0)
+        return 0; /* nothing to map: fine wherever it is */
+    uint64_t end = (file_size + mask) & ~mask;
+    if (off > end || len > end - off)
+        return SNAP_E_RANGE;
+    return 0;
+}
+
+int snap_backend_map_anon(void *addr, size_t len)
+{
+    /* NORESERVE: the kernel's overcommit heuristic would refuse a copy larger than RAM + swap,
+     * though a sparse region only ever uses what is written. */
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        int rc = -errno;
+        rereserve(addr, len);
+        return rc;
+    }
+    /* Up to half of RAM it may all become resident in 2 MiB pieces (hugepage.h). */
+    snap_hugepage_advise(addr, len, snap_memory_budget());
+    return 0;
+}
+
+/* Next extent of data of fd in [pos, end): 1 and [*d, *h), or 0 if none, or -errno. */
+static int next_extent(int fd, uint64_t pos, uint64_t end, uint64_t *d, uint64_t *h)
+{
+    off_t a = lseek(fd, (off_t)pos, SEEK_DATA);
+    if (a < 0 && errno == ENXIO)
+        return 0; /* only a hole from pos to EOF */
+    if (a < 0 && errno == EINVAL) {
+        *d = pos; /* no SEEK_DATA here: all of it is data */
+        *h = end;
+        return 1;
+    }
+    if (a < 0)
+        return -errno;
+    if ((uint64_t)a >= end)
         return 0;
+    off_t b = lseek(fd, a, SEEK_HOLE);
+    if (b < 0)
+        return -errno;
+    *d = (uint64_t)a;
+    *h = (uint64_t)b < end ? (uint64_t)b : end;
+    return 1;
+}
+
+static int read_full(int fd, uint8_t *dst, uint64_t off, uint64_t len)
+{
+    while (len) {
+        size_t n = len < ((size_t)1 << 30) ? (size_t)len : ((size_t)1 << 30);
+        ssize_t got = pread(fd, dst, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
+            return SNAP_E_TRUNCATED; /* shrunk under us, though it is locked */
+        dst += got;
+        off += (uint64_t)got;
+        len -= (uint64_t)got;
+    }
+    return 0;
+}
+
+/* Bytes of data (not holes) of fd in [off, end), or -errno. */
+static int64_t data_bytes(int fd, uint64_t off, uint64_t end)
+{
+    uint64_t n = 0, d, h;
+    int rc = 0;
+    while (off < end && (rc = next_extent(fd, off, end, &d, &h)) == 1) {
+        n += h - d;
+        off = h;
+    }
+    return rc < 0 ? rc : (int64_t)n;
+}
+
+int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len)
+{
     struct stat st;
     if (fstat(fd, &st))
         return -errno;
-    uint64_t end = ((uint64_t)st.st_size + mask) & ~mask;
-    if (off > end || len > end - off)
-        return SNAP_E_RANGE;
-    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
-    if (p == MAP_FAILED) {
-        int rc = -errno;
-        /* A failed MAP_FIXED may already have removed the old mapping; put the reservation back so
-         * that no later mmap lands inside the arena. Best effort: we report the first error. */
-        mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    int rc = snap_backend_check_copy_range(addr, off, len, (uint64_t)st.st_size);
+    if (rc || len == 0)
+        return rc;
+    uint64_t end = off + len < (uint64_t)st.st_size ? off + len : (uint64_t)st.st_size;
+    int huge = snap_hugepages_wanted();
+    int64_t data = huge ? data_bytes(fd, off, end) : 0;
+    if (data < 0)
+        return (int)data;
+    if (!huge || (uint64_t)data > snap_memory_budget()) {
+        /* A copy-on-write mapping of the file, filled lazily by the kernel: nothing is read at
+         * open and clean pages stay reclaimable page cache, but every page is 4 KiB and its first
+         * store faults and copies it. Also when the data is too much to read in at once. */
+        void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+                       fd, (off_t)off);
+        if (p == MAP_FAILED) {
+            rc = -errno;
+            rereserve(addr, len);
+        }
+        return rc;
+    }
+    if ((rc = snap_backend_map_anon(addr, len)) != 0)
+        return rc;
+    /* Read the data extents only: holes are already zero, and stay unallocated. */
+    uint64_t pos = off, d, h;
+    while (pos < end && (rc = next_extent(fd, pos, end, &d, &h)) == 1) {
+        if ((rc = read_full(fd, (uint8_t *)addr + (d - off), d, h - d)) != 0)
+            break;
+        pos = h;
+    }
+    if (rc < 0) {
+        rereserve(addr, len);
         return rc;
     }
     return 0;

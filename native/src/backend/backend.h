@@ -33,7 +33,8 @@ struct snap_backend_ops {
     int (*write)(struct snap_backend *b, int f, uint64_t off, const void *buf, size_t len);
     int (*barrier)(struct snap_backend *b, int f);
     /* Fill the DRAM copy: make [addr, addr+len) (page-aligned, inside the reserved arena) hold the
-     * data file's bytes [off, off+len) as private, writable memory. May map lazily (MAP_PRIVATE). */
+     * data file's bytes [off, off+len) as private, writable memory: stores to it never reach the
+     * media (the file back ends: snap_backend_fill_copy()). */
     int (*map_private)(struct snap_backend *b, void *addr, uint64_t off, size_t len);
     /* Optional hint (NULL: none): a write of [off, off+len) of f follows soon; start what it would
      * wait for (address translation, line fills) now. Never fails, never changes the media. */
@@ -106,11 +107,23 @@ static inline void snap_be_close(struct snap_backend *b)
 
 /* Helpers shared by the back ends over real files (backend.c). */
 
-/* map_private for a file: map [off, off+len) of fd copy-on-write at addr (MAP_PRIVATE|MAP_FIXED),
- * filled lazily by the kernel. addr, off and len page-aligned; off + len must not pass the end of
- * the file's last page (a page wholly past EOF would SIGBUS on access): SNAP_E_RANGE otherwise. On
- * failure the range is left reserved (PROT_NONE), never unmapped. */
-int snap_backend_map_file_private(int fd, void *addr, uint64_t off, size_t len);
+/* map_private for a file: make [addr, addr+len) a private copy of fd's bytes [off, off+len).
+ * By default a MAP_PRIVATE mapping of the file, filled lazily by the kernel. With huge pages asked
+ * for (hugepage.h), anonymous memory with MADV_HUGEPAGE filled with pread from the file's data
+ * extents only, so holes cost neither time nor memory; but the mapping of the file again if the
+ * data to read exceeds snap_memory_budget(). addr, off and len page-aligned (else SNAP_E_INVAL);
+ * off + len must not pass the end of the file's last page (SNAP_E_RANGE). On failure the range is
+ * left reserved (PROT_NONE), never unmapped. */
+int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len);
+
+/* The argument checks of map_private, for a data file of file_size bytes: 0, SNAP_E_INVAL or
+ * SNAP_E_RANGE (never for len 0). */
+int snap_backend_check_copy_range(void *addr, uint64_t off, size_t len, uint64_t file_size);
+
+/* Map [addr, addr+len) (page-aligned, inside the arena) as fresh, private, zero memory for the DRAM
+ * copy, with huge pages if asked for (hugepage.h). On failure: -errno, and the range is reserved
+ * again. */
+int snap_backend_map_anon(void *addr, size_t len);
 
 /* Change fd's size from old_size to new_size. With `prealloc`, an extension allocates its blocks
  * (fallocate) so that stores through a shared mapping cannot fault with SIGBUS on a full disk: the

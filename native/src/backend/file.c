@@ -141,7 +141,7 @@ static int file_barrier(struct snap_backend *b, int which)
 
 static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
 {
-    return snap_backend_map_file_private(fb(b)->fd[SNAP_DATA], addr, off, len);
+    return snap_backend_fill_copy(fb(b)->fd[SNAP_DATA], addr, off, len);
 }
 
 static void file_close(struct snap_backend *b)

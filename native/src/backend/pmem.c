@@ -227,7 +227,7 @@ static int pmem_barrier(struct snap_backend *b, int which)
 
 static int pmem_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
 {
-    return snap_backend_map_file_private(pf(b, SNAP_DATA)->fd, addr, off, len);
+    return snap_backend_fill_copy(pf(b, SNAP_DATA)->fd, addr, off, len);
 }
 
 static void pmem_close(struct snap_backend *b)

@@ -548,29 +548,19 @@ static int be_barrier(struct snap_backend *b, int which)
     return f ? file_barrier(sb(b)->sim, f) : SNAP_E_INVAL;
 }
 
-/* The DRAM copy is anonymous memory filled from the cache image: what a MAP_PRIVATE mapping of the
- * file would show, with the same bounds as the file back ends. */
+/* The DRAM copy is anonymous memory filled from the cache image, as the file back ends fill theirs
+ * from the file, with the same bounds. */
 static int be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
 {
     const struct image *im = &be_file(b, SNAP_DATA)->cache;
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t mask = (uint64_t)(page > 0 ? page : 4096) - 1;
-    if (((uintptr_t)addr & mask) || (off & mask) || (len & mask))
-        return SNAP_E_INVAL;
-    if (len == 0)
-        return 0;
-    uint64_t end = (im->size + mask) & ~mask;
-    if (off > end || len > end - off)
-        return SNAP_E_RANGE;
-    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    if (p == MAP_FAILED) {
-        int rc = -errno;
-        mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    int rc = snap_backend_check_copy_range(addr, off, len, im->size);
+    if (rc || len == 0)
         return rc;
-    }
+    if ((rc = snap_backend_map_anon(addr, len)) != 0)
+        return rc;
     uint64_t filled = min_u64(im->hw, off + len); /* the rest is zero, as fresh memory is */
     if (filled > off)
-        memcpy(p, im->p + off, (size_t)(filled - off));
+        memcpy(addr, im->p + off, (size_t)(filled - off));
     return 0;
 }
 
