@@ -13,7 +13,9 @@
 # seconds and ops/sec are YCSB's [OVERALL] RunTime and Throughput). Progress goes to stderr.
 # Environment: SNAPSHOT_JAR (default build/java/standalone/snapshot-*.jar, built if missing),
 # JAVA (default java), BENCH_BUILD_DIR (work files; default build-bench), BENCH_DISK_DIR (default
-# $BENCH_BUILD_DIR/bench-tmp; must be a real disk). --csv FILE: where the rows go.
+# $BENCH_BUILD_DIR/bench-tmp; must be a real disk), SNAPSHOT_POPULATE (default true: the Snapshot
+# binding faults in its region at open, Options.populate; false for the before/after comparison).
+# --csv FILE: where the rows go.
 set -euo pipefail
 
 die() { echo "run-ycsb-java.sh: $*" >&2; exit 1; }
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
     --disk-records) drecords=${2:?}; shift ;;
     --disk-ops) dops=${2:?}; shift ;;
     --systems) systems=${2:?}; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
   esac
   shift
@@ -117,7 +119,8 @@ for ((r = 1; r <= runs; r++)); do
       if [ $medium = pm ]; then dir=$shm force=1 n_rec=$records n_ops=$ops
       else dir=$disk force=0 n_rec=$drecords n_ops=$dops; fi
       case $system in
-        snapshot) args=(-db org.snapshot.ycsb.SnapshotDB -p snapshot.path="$dir/snapshot.db" -p snapshot.medium=$medium) ;;
+        snapshot) args=(-db org.snapshot.ycsb.SnapshotDB -p snapshot.path="$dir/snapshot.db" -p snapshot.medium=$medium
+                        -p snapshot.populate="${SNAPSHOT_POPULATE:-true}") ;;
         llpl) args=(-db org.snapshot.ycsb.LlplDB -p llpl.path="$dir/llpl.heap") ;;
         lmdbjava) args=(-db org.snapshot.ycsb.LmdbDB -p lmdb.dir="$dir/lmdb") ;;
       esac

@@ -5,7 +5,7 @@ package org.snapshot;
  * Options for {@link PersistentRegion#open(java.nio.file.Path, Options)} and
  * {@link PersistentRegion#create(java.nio.file.Path, long, Options)}; immutable, each setter returns
  * a copy. {@code Options.defaults()}: {@link Backend#AUTO}, reservation = size rounded up to 1 GiB,
- * 64 MiB of log between checkpoints, mode 0644, concurrent writers allowed.
+ * 64 MiB of log between checkpoints, mode 0644, concurrent writers allowed, pages faulted in lazily.
  */
 public final class Options {
     final Backend backend;
@@ -81,13 +81,13 @@ public final class Options {
 
     /**
      * Fault in every page of the region's DRAM copy for writing when it is opened, instead of at
-     * the first store to each page: open takes longer (about a copy of the file; the whole size
-     * becomes resident), and the first stores into each page no longer pay a page fault. Without
-     * it the DRAM copy is a private mapping of the file, so the first read and the first write of
-     * each page each fault (the write copies the page): two faults per page in the first pass
-     * over a large region, which dominated YCSB-A's first million updates on a 1.2 GB region
-     * (benchmarks/ycsb/README.md). Default false. A hint: where the kernel cannot populate in one
-     * call (MADV_POPULATE_WRITE, Linux 5.14), the pages are touched one by one.
+     * the first access to each page. The copy is a private mapping of the data file, so without
+     * this the first read and the first write of each page fault separately (the write copies the
+     * page). Open then takes about a copy of the file longer and the whole size becomes resident;
+     * the first pass of stores gets cheaper (a 1.2 GB YCSB table reopened: first updates 4.3-5.8
+     * us instead of 6.5; java/README.md, "Performance"). Default false. A hint: where the kernel
+     * cannot populate in one call (MADV_POPULATE_WRITE, Linux 5.14), the pages are touched one by
+     * one; the bytes never change and nothing is marked.
      */
     public Options populate(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on);
