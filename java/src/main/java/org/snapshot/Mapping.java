@@ -138,9 +138,10 @@ final class Mapping {
 
     /**
      * Fault in the DRAM copy's pages for writing ({@link Options#populate}), before the region is
-     * handed out. The copy is a private mapping of the data file: populating for writing gives
-     * every page its private copy now, with the same bytes, so nothing changes and nothing is
-     * marked. Where madvise cannot (kernels before 5.14), each page is read and the byte written
+     * handed out. By default the copy is a private mapping of the data file: populating for writing
+     * gives every page its private copy now, with the same bytes, so nothing changes and nothing is
+     * marked (with SNAPSHOT_HUGEPAGES=1 the core fills anonymous memory at open instead, and this
+     * finds the pages already there). Where madvise cannot (kernels before 5.14), each page is read and the byte written
      * back: no other thread can store into the region yet, so writing the old value is safe.
      */
     void populate() {

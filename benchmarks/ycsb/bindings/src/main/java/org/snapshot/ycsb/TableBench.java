@@ -2,6 +2,7 @@ package org.snapshot.ycsb;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
@@ -109,6 +110,7 @@ public final class TableBench {
     return "user" + i;
   }
 
+  /** {@code n} fields of random bytes: all of them, or {@code n} from a random one on. */
   private static Map<String, ByteIterator> values(Records rec, SplittableRandom rnd, int n) {
     Map<String, ByteIterator> v = new HashMap<>();
     int first = n == rec.fields ? 0 : rnd.nextInt(rec.fields);
@@ -156,7 +158,7 @@ public final class TableBench {
 
   private static double median(double[] a) {
     double[] s = a.clone();
-    java.util.Arrays.sort(s);
+    Arrays.sort(s);
     return s[s.length / 2];
   }
 }
