@@ -99,6 +99,8 @@ void snap_log_header_seal(struct snap_log_header *h)
 
 int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h)
 {
+    if (h->seq > SNAP_LOG_MAX_COUNTER || h->base_epoch > SNAP_LOG_MAX_COUNTER)
+        return SNAP_E_CORRUPT; /* the next open would take this slot for damage */
     snap_log_header_seal(h);
     return snap_be_write(b, SNAP_LOG, (h->seq & 1) * SNAP_LOG_SLOT_SIZE, h, sizeof *h);
 }
@@ -156,10 +158,6 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     int pick = st[0] ? 1 : st[1] ? 0 : (slot[1].seq > slot[0].seq);
     /* A slot must sit where its seq says; otherwise it was copied around, not written by us. */
     if ((slot[pick].seq & 1) != (uint64_t)pick)
-        return SNAP_E_CORRUPT;
-    /* Valid, but too close to the limit to keep counting: the headers this open would write could
-     * go past SNAP_LOG_MAX_COUNTER and lose to this one on the next open. Not written by us. */
-    if (slot[pick].seq > SNAP_LOG_OPEN_MAX_COUNTER || slot[pick].base_epoch > SNAP_LOG_OPEN_MAX_COUNTER)
         return SNAP_E_CORRUPT;
     *out = slot[pick];
     return 0;

@@ -36,12 +36,11 @@
 #define SNAP_REC_ALIGN 64u
 #define SNAP_LOG_DEFAULT_CAPACITY (64ull << 20)
 #define SNAP_LOG_MIN_CAPACITY (64ull << 10)
-/* Epochs and header sequence numbers stay below this, so epoch + 1 and seq + 1 never wrap; a header
- * slot above it is corrupt. A log is opened only while its newest header is below
- * SNAP_LOG_OPEN_MAX_COUNTER, which leaves 2^61 commits (millennia at a billion a second) of headroom
- * before a header the region writes could exceed the slot limit and be passed over for an older one. */
+/* Epochs and header sequence numbers stay at or below this (centuries at a billion commits a
+ * second), so epoch + 1 and seq + 1 never wrap: a header slot above it is corrupt, and
+ * snap_log_header_write() refuses to write one (SNAP_E_CORRUPT) rather than write a header the next
+ * open would pass over for an older one. Only a forged log gets near it. */
 #define SNAP_LOG_MAX_COUNTER (1ull << 62)
-#define SNAP_LOG_OPEN_MAX_COUNTER (1ull << 61)
 
 struct snap_log_header {
     uint64_t magic;
@@ -105,12 +104,13 @@ enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,
 enum snap_rec_check snap_rec_check_body(const void *rec);
 
 /* Header slots. read picks the current slot; errors: SNAP_E_BADMAGIC (no slot has the magic),
- * SNAP_E_VERSION, SNAP_E_CORRUPT (magic present but no slot checks, the log is shorter than its
- * header says, or the current slot's counters are above SNAP_LOG_OPEN_MAX_COUNTER), -errno. Returns 1 instead of 0 if both slots are all zero (a log whose creation was
+ * SNAP_E_VERSION, SNAP_E_CORRUPT (magic present but no slot checks, or the log is shorter than its
+ * header says), -errno. Returns 1 instead of 0 if both slots are all zero (a log whose creation was
  * cut short: nothing can have committed in it). */
 int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out);
 void snap_log_header_seal(struct snap_log_header *h);
-/* Write h (sealed here) into slot h->seq & 1. Not durable until barrier(SNAP_LOG). */
+/* Write h (sealed here) into slot h->seq & 1. Not durable until barrier(SNAP_LOG). SNAP_E_CORRUPT,
+ * writing nothing, if its counters are above SNAP_LOG_MAX_COUNTER (a forged log's). */
 int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h);
 
 /* What walking the chain found. */
