@@ -56,12 +56,19 @@ public class MarkCostBenchmark {
         final long base;
         final long bitmap;
         final long size;
+        final long cards;   // one byte per 64-byte line
+        final long summary; // one byte per 4 KiB
         volatile boolean closed;
+        boolean plainClosed;
 
         Memory(long base, long bitmap, long size) {
             this.base = base;
             this.bitmap = bitmap;
             this.size = size;
+            this.cards = U.allocateMemory(size / 64);
+            this.summary = U.allocateMemory(size / 4096);
+            U.setMemory(cards, size / 64, (byte) 0);
+            U.setMemory(summary, size / 4096, (byte) 0);
         }
 
         void check(long at) {
@@ -105,6 +112,36 @@ public class MarkCostBenchmark {
                 while (!U.compareAndSwapLong(null, word, w, w | 1L << (at >>> 6))) {
                     w = U.getLongVolatile(null, word);
                 }
+            }
+        }
+
+        /** Card marking, as HotSpot's GC write barrier: one unconditional byte store per store. */
+        void putClosedCard(long at, long v) {
+            putClosed(at, v);
+            U.putByte(cards + (at >>> 6), (byte) 1);
+        }
+
+        /** Card marking with a plain (not volatile) closed flag, which the JIT may hoist out of a loop. */
+        void putPlainClosedCard(long at, long v) {
+            if (plainClosed) {
+                throw new IllegalStateException("closed");
+            }
+            put(at, v);
+            U.putByte(cards + (at >>> 6), (byte) 1);
+        }
+
+        /** As putPlainClosedCard, plus an unconditional summary byte per 4 KiB. */
+        void putPlainClosedCardSummary(long at, long v) {
+            putPlainClosedCard(at, v);
+            U.putByte(summary + (at >>> 12), (byte) 1);
+        }
+
+        /** Card marking plus a summary byte per 4 KiB, set inline only when found clear (no call). */
+        void putClosedCardSummary(long at, long v) {
+            putClosedCard(at, v);
+            long s = summary + (at >>> 12);
+            if (U.getByte(s) == 0) {
+                U.putByte(s, (byte) 1);
             }
         }
 
@@ -200,6 +237,42 @@ public class MarkCostBenchmark {
         long s = start();
         for (long i = s; i < s + OPS; i++) {
             memory.putClosedMarkedCas(i << 3, i);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void rawClosedCard() {
+        long s = start();
+        for (long i = s; i < s + OPS; i++) {
+            memory.putClosedCard(i << 3, i);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void rawClosedCardSummary() {
+        long s = start();
+        for (long i = s; i < s + OPS; i++) {
+            memory.putClosedCardSummary(i << 3, i);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void rawPlainClosedCard() {
+        long s = start();
+        for (long i = s; i < s + OPS; i++) {
+            memory.putPlainClosedCard(i << 3, i);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void rawPlainClosedCardSummary() {
+        long s = start();
+        for (long i = s; i < s + OPS; i++) {
+            memory.putPlainClosedCardSummary(i << 3, i);
         }
     }
 }
