@@ -26,8 +26,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * raw store with a bounds check; plus the volatile "closed" check; plus the marking's fast path (a
  * plain read of the line's bitmap word, a test, and a call to an out-of-line slow path with an
  * atomic OR, taken in the first pass only, as in a region); both; both with the atomic OR inline
- * instead of the call. Against the same loop over a direct ByteBuffer. Shows why a per-store check
- * cannot reach a buffer's speed: java/README.md, "Performance". Uses sun.misc.Unsafe: run on JDK
+ * instead of the call; and card marking (an unconditional byte store per line, optionally a summary
+ * byte per 4 KiB, with a volatile or a plain closed flag), the floor of per-store tracking. Against
+ * the same loop over a direct ByteBuffer. Shows why a per-store check cannot reach a buffer's
+ * speed: java/README.md, "Performance". Uses sun.misc.Unsafe: run on JDK
  * 17 to 23.
  */
 @State(Scope.Benchmark)
@@ -177,6 +179,8 @@ public class MarkCostBenchmark {
     public void tearDown() {
         U.freeMemory(memory.base);
         U.freeMemory(memory.bitmap);
+        U.freeMemory(memory.cards);
+        U.freeMemory(memory.summary);
     }
 
     /** OPS consecutive longs, continuing where the last invocation stopped (wrapping). */
