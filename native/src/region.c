@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,10 @@
 #include "region.h"
 
 #define SNAP_LOG_SUFFIX ".snaplog"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack the name */
+#endif
 
 static uint64_t page_round(uint64_t n)
 {
@@ -185,6 +190,34 @@ static int prepare(struct snap_backend *be, const snap_options *o, struct snap_r
     return 0;
 }
 
+/* ---- Populating (SNAP_POPULATE) --------------------------------------------------------------- */
+
+int snap_populate_touch_only;
+
+/* Fault [addr, addr+len) of the DRAM copy in for writing, so that no first store to a page faults.
+ * The caller runs it before the range is inside the region's published size: no other thread
+ * stores there yet, so the fallback may write a byte's own value back. Those are the library's own
+ * plain stores, not the hook's, so nothing is marked. A hint: a kernel that cannot (ENOMEM, ...)
+ * leaves the pages to fault as usual. */
+static void populate(void *addr, size_t len)
+{
+    if (len == 0)
+        return;
+    if (!snap_populate_touch_only) {
+        int rc, tries = 0;
+        do /* EAGAIN: a page was briefly busy; pages already done cost little the second time */
+            rc = madvise(addr, len, MADV_POPULATE_WRITE);
+        while (rc && (errno == EAGAIN || errno == EINTR) && ++tries < 8);
+        if (rc == 0 || errno != EINVAL)
+            return;
+    }
+    /* EINVAL: a kernel before 5.14. volatile: the compiler must keep a store of the same value. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    volatile uint8_t *p = addr;
+    for (size_t off = 0; off < len; off += page)
+        p[off] = p[off];
+}
+
 /* ---- Handles ---------------------------------------------------------------------------------- */
 
 /* Closed handles are kept (and freed in order) so that a use after close is reported, not a crash. */
@@ -230,7 +263,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     if (!path || !*path)
         return SNAP_E_INVAL;
     const snap_options *o = opts ? opts : &default_options;
-    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS) ||
+    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE) ||
         (unsigned)o->backend > SNAP_BACKEND_SIM)
         return SNAP_E_INVAL;
 
@@ -270,6 +303,8 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     rc = snap_be_map_private(r->be, (void *)r->base, 0, r->mapped);
     if (rc)
         goto fail_dirty;
+    if (o->flags & SNAP_POPULATE)
+        populate((void *)r->base, r->mapped); /* before the region is published or handed out */
     const char *v = getenv("SNAPSHOT_VERIFY");
     r->verify = v && *v && strcmp(v, "0") != 0;
     snap_arena_publish(r->base, r->reserve, r->size, r->dirty.level[0]);
@@ -354,6 +389,8 @@ int snap_grow(snap_region *r, uint64_t new_size)
         if (!rc && mapped > r->mapped) {
             rc = snap_be_map_private(r->be, (uint8_t *)r->base + r->mapped, r->mapped,
                                      mapped - r->mapped);
+            if (!rc && (r->flags & SNAP_POPULATE)) /* before the new size is published */
+                populate((uint8_t *)r->base + r->mapped, mapped - r->mapped);
             if (!rc)
                 r->mapped = mapped;
         }

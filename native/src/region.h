@@ -85,6 +85,9 @@ extern size_t snap_commit_stream_min;
 extern size_t snap_commit_piece;
 extern int snap_commit_defer_apply;
 
+/* region.c: SNAP_POPULATE without madvise, touching each page as on a kernel before 5.14 (tests). */
+extern int snap_populate_touch_only;
+
 /* recovery.c */
 struct snap_recovery {
     struct snap_log_header log; /* header after recovery */

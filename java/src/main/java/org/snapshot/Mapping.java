@@ -136,28 +136,6 @@ final class Mapping {
         CLEANER.register(this, lifetime);
     }
 
-    /**
-     * Fault in the DRAM copy's pages for writing ({@link Options#populate}), before the region is
-     * handed out. By default the copy is a private mapping of the data file: populating for writing
-     * gives every page its private copy now, with the same bytes, so nothing changes and nothing is
-     * marked (with SNAPSHOT_HUGEPAGES=1 the core fills anonymous memory at open instead, and this
-     * finds the pages already there). Where madvise cannot (kernels before 5.14), each page is read and the byte written
-     * back: no other thread can store into the region yet, so writing the old value is safe.
-     */
-    void populate() {
-        if (SnapshotNative.madvise(base, size, SnapshotNative.MADV_POPULATE_WRITE) != 0) {
-            touchPages();
-        }
-    }
-
-    /** populate()'s fallback: write each page's first byte back (the caller's region is not shared yet). */
-    void touchPages() {
-        for (long at = 0; at < size; at += 4096) {
-            ByteBuffer w = window(at);
-            w.put(index(at), w.get(index(at)));
-        }
-    }
-
     /** Largest reservation whose level-0 bitmap fits one buffer (8 bytes of bitmap per 32 KiB). */
     static final long MAX_RESERVE = (long) (Integer.MAX_VALUE - 7) / 8 * 64 * 64;
 

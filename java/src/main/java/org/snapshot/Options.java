@@ -81,14 +81,17 @@ public final class Options {
 
     /**
      * Fault in every page of the region's DRAM copy for writing when it is opened, instead of at
-     * the first access to each page. By default the copy is a private mapping of the data file, so
-     * without this the first read and the first write of each page fault separately (the write
-     * copies the page); with SNAPSHOT_HUGEPAGES=1 in the environment the core fills the copy at
-     * open anyway, and this adds little. Open then takes about a copy of the file longer and the whole size becomes resident;
-     * the first pass of stores gets cheaper (a 1.2 GB YCSB table reopened: first updates 4.3-5.8
-     * us instead of 6.5; java/README.md, "Performance"). Default false. A hint: where the kernel
-     * cannot populate in one call (MADV_POPULATE_WRITE, Linux 5.14), the pages are touched one by
-     * one; the bytes never change and nothing is marked.
+     * the first access to each page: the core does it (SNAP_POPULATE in snapshot.h), before the
+     * region is handed out. By default the copy is a private mapping of the data file, so without
+     * this the first read and the first write of each page fault separately (the write copies the
+     * page); with SNAPSHOT_HUGEPAGES=1 in the environment the core fills the copy at open anyway,
+     * and this adds only the holes. Open then takes about a copy of the file longer and the whole
+     * size becomes resident; the first pass of stores gets cheaper (a 1.2 GB YCSB table reopened:
+     * first updates 4.3-5.8 us instead of 6.5; java/README.md, "Performance"). Default false.
+     * Changes no semantics: the bytes never change, nothing is marked, nothing is committed. A
+     * hint: where the kernel cannot populate in one call (MADV_POPULATE_WRITE, Linux 5.14), the
+     * core touches the pages one by one; where it cannot at all (out of memory), pages fault as
+     * usual.
      */
     public Options populate(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on);

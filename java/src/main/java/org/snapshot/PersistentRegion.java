@@ -76,6 +76,9 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         if (o.noConcurrentWriters) {
             flags |= SnapshotNative.NO_CONCURRENT_WRITERS;
         }
+        if (o.populate) {
+            flags |= SnapshotNative.POPULATE;
+        }
         if (size > Mapping.MAX_RESERVE || o.maxSize > Mapping.MAX_RESERVE) {
             throw new IllegalArgumentException("regions opened from Java are limited to "
                     + (Mapping.MAX_RESERVE >> 30) + " GiB");
@@ -110,11 +113,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
             SnapshotNative.snap_foreign_release(h);
             throw Errors.of("open", p, rc);
         }
-        Mapping m = new Mapping(h, layout);
-        if (o.populate) {
-            m.populate();
-        }
-        return new PersistentRegion(path, m);
+        return new PersistentRegion(path, new Mapping(h, layout));
     }
 
     @Override

@@ -20,7 +20,7 @@ import java.nio.ByteBuffer;
  * the jar under org/snapshot/linux-x86_64/ and extracted and loaded by {@link Loader} at first use.
  * The C contract is native/include/snapshot.h; the flat entry points are in snapshot_foreign.h.
  */
-@Platform(value = "linux-x86_64", include = {"snapshot.h", "snapshot_foreign.h", "sys/mman.h"}, link = "snapshot@.0")
+@Platform(value = "linux-x86_64", include = {"snapshot.h", "snapshot_foreign.h"}, link = "snapshot@.0")
 final class SnapshotNative {
     /** Path of the libsnapshot the binding uses, for JNA and other native callers (same instance). */
     static final String LIBRARY_PATH;
@@ -58,7 +58,7 @@ final class SnapshotNative {
             E_UNSUPPORTED = -30088, E_VERIFY = -30087, E_NOTFILE = -30086;
 
     // snap_options.flags
-    static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4;
+    static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4, POPULATE = 0x8;
 
     // snapshot_foreign.h: enum snap_foreign_layout_index, SNAP_FOREIGN_STATS_COUNT
     static final int L_ABI = 0, L_BASE = 1, L_SIZE = 2, L_RESERVE = 3, L_LINE_SHIFT = 4,
@@ -112,10 +112,4 @@ final class SnapshotNative {
     static native int snap_foreign_emulate_pmem();
 
     static native @Cast("const char*") String snap_strerror(int err);
-
-    /** linux/mman.h's MADV_POPULATE_WRITE (Linux 5.14; older headers lack the name). */
-    static final int MADV_POPULATE_WRITE = 23;
-
-    /** libc's madvise(2), for {@link Options#populate}: 0, or -1 (errno is not kept). */
-    static native int madvise(@Cast("void*") long addr, @Cast("size_t") long len, int advice);
 }
