@@ -1,6 +1,7 @@
 /* pstore_file.c — the data file and range helpers of the WAL and MSYNC back ends (pstore_file.h),
  * and their pstore_begin(): a transaction starts with no ranges. */
 #include "pstore_file.h"
+#include "palloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +78,15 @@ static int by_offset(const void *a, const void *b)
 {
     const struct pstore_range *x = a, *y = b;
     return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int pstore_file_map(pstore *ps, int fd, uint64_t size, int share, size_t root_size)
+{
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, share, fd, 0);
+    if (base == MAP_FAILED)
+        return -errno;
+    ((struct pstore_hot *)ps)->base = base; /* the handle's first member (pstore.h) */
+    return palloc_open(ps, size, root_size);
 }
 
 size_t pstore_ranges_merge(struct pstore_range *r, size_t n, uint64_t align)

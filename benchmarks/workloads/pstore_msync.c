@@ -49,19 +49,12 @@ int pstore_open(pstore **out, const char *path, uint64_t size, size_t root_size)
         free(ps);
         return rc;
     }
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ps->fd, 0);
-    if (base == MAP_FAILED) {
-        rc = -errno;
-        goto fail;
+    if ((rc = pstore_file_map(ps, ps->fd, size, MAP_SHARED, root_size)) != 0) {
+        pstore_close(ps);
+        return rc;
     }
-    ps->hot.base = base;
-    if ((rc = palloc_open(ps, size, root_size)) != 0)
-        goto fail;
     *out = ps;
     return 0;
-fail:
-    pstore_close(ps);
-    return rc;
 }
 
 int pstore_commit(pstore *ps)

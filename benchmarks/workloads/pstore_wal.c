@@ -177,13 +177,7 @@ int pstore_open(pstore **out, const char *path, uint64_t size, size_t root_size)
         goto fail;
     if ((rc = recover(ps)) != 0)
         goto fail;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, ps->data_fd, 0);
-    if (base == MAP_FAILED) {
-        rc = -errno;
-        goto fail;
-    }
-    ps->hot.base = base;
-    if ((rc = palloc_open(ps, size, root_size)) != 0)
+    if ((rc = pstore_file_map(ps, ps->data_fd, size, MAP_PRIVATE, root_size)) != 0)
         goto fail;
     *out = ps;
     return 0;
