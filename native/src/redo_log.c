@@ -164,28 +164,48 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
 }
 
 /* Is there, at or after area offset `from`, a record header of this log, in its own slot, with an
- * epoch above `epoch`? Such a record was written after record `epoch` committed (invariant 4 in commit.c), so a
- * chain that ends at `epoch` lost a committed record to damage. Headers are looked for at every
- * 64-byte offset, so a damaged length field cannot hide the successor. */
+ * epoch above `epoch`? Such a record was written after record `epoch` committed (invariant 4 in
+ * commit.c), so a chain that ends at `epoch` lost a committed record to damage. Headers are looked
+ * for at every 64-byte offset, so a damaged length field cannot hide the successor.
+ *
+ * Where to stop. Since the last reset the log's records were written back to back from offset 0,
+ * every byte of a committed record's span (padding included) overwritten. So an intact header of
+ * an older generation (an earlier epoch, or another log's id) at offset p proves that this
+ * generation's records never reached p: every later record of it lies before p, and the scan ends
+ * there. In a log that has wrapped once, that is the record right after the chain, so an open
+ * reads the chain and a few slots, not the whole area. Holes (never written) are skipped. */
 static int later_record_exists(struct snap_backend *b, const struct snap_log_header *lh,
                                uint64_t from, uint64_t epoch, uint8_t *buf, size_t cap, int *found)
 {
     const size_t hdr = sizeof(struct snap_rec_header);
+    const uint64_t align_mask = ~(uint64_t)(SNAP_REC_ALIGN - 1);
     *found = 0;
-    for (uint64_t pos = (from + SNAP_REC_ALIGN - 1) & ~(uint64_t)(SNAP_REC_ALIGN - 1);
-         pos + hdr <= lh->area_size;) {
+    for (uint64_t pos = (from + SNAP_REC_ALIGN - 1) & align_mask; pos + hdr <= lh->area_size;) {
+        uint64_t data;
+        int rc = snap_be_next_data(b, SNAP_LOG, SNAP_LOG_AREA_OFF + pos, &data);
+        if (rc)
+            return rc;
+        if (data >= SNAP_LOG_AREA_OFF + lh->area_size)
+            break; /* only holes left */
+        if (((data - SNAP_LOG_AREA_OFF) & align_mask) > pos) {
+            pos = (data - SNAP_LOG_AREA_OFF) & align_mask;
+            continue;
+        }
         size_t len = lh->area_size - pos < cap ? (size_t)(lh->area_size - pos) : cap;
-        int rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + pos, buf, len);
+        rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF + pos, buf, len);
         if (rc)
             return rc;
         for (size_t i = 0; i + hdr <= len; i += SNAP_REC_ALIGN) {
             const struct snap_rec_header *h = (const struct snap_rec_header *)(buf + i);
-            if (h->magic == SNAP_REC_MAGIC && h->log_id == lh->log_id && h->epoch > epoch &&
-                h->slot == (uint32_t)((pos + i) / SNAP_REC_ALIGN) &&
-                h->version == SNAP_LOG_VERSION && h->header_crc == rec_header_crc(h)) {
+            if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_LOG_VERSION ||
+                h->slot != (uint32_t)((pos + i) / SNAP_REC_ALIGN) || h->header_crc != rec_header_crc(h))
+                continue; /* not an intact header in its own slot */
+            if (h->log_id == lh->log_id && h->epoch > epoch) {
                 *found = 1;
                 return 0;
             }
+            if (h->log_id != lh->log_id || h->epoch < lh->base_epoch)
+                return 0; /* an older generation's record, intact: this one never got here */
         }
         if (len < cap)
             break;

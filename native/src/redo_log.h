@@ -18,7 +18,8 @@
  * sequence of valid records starting at area offset 0 with epoch base_epoch, each following the
  * previous one at offset + total with epoch + 1. See commit.c for why this is the committed set.
  * If a record of this log with a later epoch than the chain's end exists further on, a committed
- * record was damaged: the walk reports SNAP_E_CORRUPT instead of ending the chain silently.
+ * record was damaged: the walk reports SNAP_E_CORRUPT instead of ending the chain silently. That
+ * search stops at the first intact header of an older generation (redo_log.c says why).
  */
 #ifndef SNAPSHOT_REDO_LOG_H
 #define SNAPSHOT_REDO_LOG_H

@@ -323,6 +323,60 @@ static void test_corrupt_record_header(void)
     cases++;
 }
 
+/* A log that has wrapped: a checkpoint emptied it and a new generation of records overwrote the
+ * start of the old one, whose later records still sit, intact, behind the new chain. (a) A damaged
+ * middle record of the new generation is still corruption: its successor lies before the old
+ * records. (b) The search for a lost successor ends at the first intact record of an older
+ * generation (redo_log.c, later_record_exists: the new chain never reached it), so an open reads
+ * the chain and a few slots, not the whole area: a later-epoch header of this log planted after
+ * the old records is not looked at, and the region opens with every committed byte. The old code,
+ * which read the whole area, took that header for a lost record (SNAP_E_CORRUPT). */
+static void test_wrapped_log(void)
+{
+    for (int part = 0; part < 2; part++) {
+        uint8_t expect[SIZE], checkpointed[SIZE];
+        char *path = make_region(part ? "wrapped_stop" : "wrapped_corrupt", expect);
+        child_commits(path, 2 * EPOCHS, expect, NULL);
+        snap_options o = file_opts(0, 0);
+        snap_region *r;
+        REQUIRE_OK(snap_open(path, &o, &r)); /* recovery, then a checkpoint at close: log reset */
+        REQUIRE_OK(snap_close(r));
+        memcpy(checkpointed, expect, SIZE);
+        struct rec_loc old[2 * EPOCHS + 1];
+        REQUIRE(find_records(path, old, 2 * EPOCHS + 1) == 2 * EPOCHS);
+        child_commits(path, EPOCHS, expect, NULL); /* same writes as the old 1..EPOCHS: same sizes */
+        struct rec_loc rec[EPOCHS + 1];
+        REQUIRE(find_records(path, rec, EPOCHS + 1) == EPOCHS);
+        REQUIRE(rec[EPOCHS - 1].off + rec[EPOCHS - 1].h.total == old[EPOCHS].off);
+        REQUIRE(rec[0].h.epoch > old[2 * EPOCHS - 1].h.epoch); /* a new generation */
+        char *lp = logpath(path);
+        if (part == 0) {
+            spit(path, checkpointed, SIZE); /* the new applies never reached the disk */
+            off_t at = (off_t)(rec[1].off + offsetof(struct snap_rec_header, data_size));
+            xor_byte(lp, at, 0x01);
+            CHECK_OPEN_FAILS(path, SNAP_E_CORRUPT);
+            xor_byte(lp, at, 0x01);
+        } else {
+            /* Behind the old generation's record EPOCHS+1: a copy of the new chain's last header,
+             * made a later epoch in a slot of its own, CRC and all. */
+            struct snap_rec_header h = rec[EPOCHS - 1].h;
+            uint64_t at = old[2 * EPOCHS - 1].off + old[2 * EPOCHS - 1].h.total;
+            h.epoch += 100;
+            h.slot = (uint32_t)((at - SNAP_LOG_AREA_OFF) / SNAP_REC_ALIGN);
+            h.header_crc = 0;
+            h.header_crc = snap_crc32c(0, &h, sizeof h);
+            int fd = open(lp, O_WRONLY | O_CLOEXEC);
+            REQUIRE(fd >= 0);
+            REQUIRE(pwrite(fd, &h, sizeof h, (off_t)at) == (ssize_t)sizeof h);
+            close(fd);
+        }
+        CHECK_CONTENT(path, expect, SIZE);
+        free(lp);
+        free(path);
+        cases++;
+    }
+}
+
 /* The last record damaged: a torn tail, what a crash during its commit leaves. Its apply cannot
  * have happened (apply follows the commit barrier), so the data file holds the epoch before. */
 static void test_torn_tail(void)
@@ -863,6 +917,7 @@ int main(void)
     dir = test_tmpdir("bad_input", "disk");
     test_corrupt_record();
     test_corrupt_record_header();
+    test_wrapped_log();
     test_torn_tail();
     test_headers();
     test_truncated_data();

@@ -194,3 +194,18 @@ int snap_backend_fd_resize(int fd, uint64_t old_size, uint64_t new_size, int pre
         return -errno;
     return truncate_to(fd, new_size); /* no preallocation here: stores may allocate lazily */
 }
+
+int snap_backend_fd_next_data(int fd, uint64_t off, uint64_t size, uint64_t *out)
+{
+    *out = off;
+    if (off >= size)
+        return 0;
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    if (d >= 0)
+        *out = (uint64_t)d < size ? (uint64_t)d : size;
+    else if (errno == ENXIO)
+        *out = size;
+    else if (errno != EINVAL && errno != EOPNOTSUPP)
+        return -errno;
+    return 0;
+}

@@ -39,6 +39,9 @@ struct snap_backend_ops {
     /* Optional hint (NULL: none): a write of [off, off+len) of f follows soon; start what it would
      * wait for (address translation, line fills) now. Never fails, never changes the media. */
     void (*prefetch)(struct snap_backend *b, int f, uint64_t off, size_t len);
+    /* Optional (NULL: every byte may be data): in *out, the first offset >= off of f that may hold
+     * a non-zero byte, or f's size if none (SEEK_DATA): lets a scan of the log skip its holes. */
+    int (*next_data)(struct snap_backend *b, int f, uint64_t off, uint64_t *out);
     void (*close)(struct snap_backend *b);
 };
 
@@ -99,6 +102,12 @@ static inline void snap_be_prefetch(struct snap_backend *b, int f, uint64_t off,
     if (b->ops->prefetch)
         b->ops->prefetch(b, f, off, len);
 }
+static inline int snap_be_next_data(struct snap_backend *b, int f, uint64_t off, uint64_t *out)
+{
+    *out = off;
+    return b->ops->next_data ? b->ops->next_data(b, f, off, out) : 0;
+}
+
 static inline void snap_be_close(struct snap_backend *b)
 {
     if (b)
@@ -129,6 +138,10 @@ int snap_backend_map_anon(void *addr, size_t len);
  * (fallocate) so that stores through a shared mapping cannot fault with SIGBUS on a full disk: the
  * ENOSPC comes here instead. Falls back to ftruncate where fallocate is unsupported. */
 int snap_backend_fd_resize(int fd, uint64_t old_size, uint64_t new_size, int prealloc);
+
+/* next_data for a file of `size` bytes: lseek(SEEK_DATA) from off; size if only holes follow; off
+ * itself where the file system cannot tell. */
+int snap_backend_fd_next_data(int fd, uint64_t off, uint64_t size, uint64_t *out);
 
 /* Constructors. On success they own nothing the caller passed except as stated. */
 

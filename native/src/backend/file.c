@@ -144,6 +144,14 @@ static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, si
     return snap_backend_fill_copy(fb(b)->fd[SNAP_DATA], addr, off, len);
 }
 
+static int file_next_data(struct snap_backend *b, int which, uint64_t off, uint64_t *out)
+{
+    struct file_backend *f = fb(b);
+    if (which != SNAP_DATA && which != SNAP_LOG)
+        return SNAP_E_INVAL;
+    return snap_backend_fd_next_data(f->fd[which], off, f->size[which], out);
+}
+
 static void file_close(struct snap_backend *b)
 {
     struct file_backend *f = fb(b);
@@ -160,6 +168,7 @@ static const struct snap_backend_ops file_ops = {
     .write = file_write,
     .barrier = file_barrier,
     .map_private = file_map_private,
+    .next_data = file_next_data,
     .close = file_close,
 };
 

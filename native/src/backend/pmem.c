@@ -230,6 +230,13 @@ static int pmem_map_private(struct snap_backend *b, void *addr, uint64_t off, si
     return snap_backend_fill_copy(pf(b, SNAP_DATA)->fd, addr, off, len);
 }
 
+static int pmem_next_data(struct snap_backend *b, int which, uint64_t off, uint64_t *out)
+{
+    if (!valid_file(which))
+        return SNAP_E_INVAL;
+    return snap_backend_fd_next_data(pf(b, which)->fd, off, pf(b, which)->size, out);
+}
+
 static void pmem_close(struct snap_backend *b)
 {
     for (int i = 0; i < 2; i++) {
@@ -247,6 +254,7 @@ static const struct snap_backend_ops pmem_ops = {
     .barrier = pmem_barrier,
     .map_private = pmem_map_private,
     .prefetch = pmem_prefetch,
+    .next_data = pmem_next_data,
     .close = pmem_close,
 };
 

@@ -57,6 +57,13 @@ static int ro_read(struct snap_backend *b, int which, uint64_t off, void *buf, s
     return 0;
 }
 
+static int ro_next_data(struct snap_backend *b, int which, uint64_t off, uint64_t *out)
+{
+    uint64_t size;
+    int rc = ro_size(b, which, &size); /* also checks `which` */
+    return rc ? rc : snap_backend_fd_next_data(ro_fd(b, which), off, size, out);
+}
+
 static int ro_resize(struct snap_backend *b, int which, uint64_t n)
 {
     return -EROFS;
@@ -93,6 +100,7 @@ static const struct snap_backend_ops ro_ops = {
     .write = ro_write,
     .barrier = ro_barrier,
     .map_private = ro_map_private,
+    .next_data = ro_next_data,
     .close = ro_close,
 };
 
