@@ -27,7 +27,9 @@
  *
  * Memory. By default the DRAM copy is a copy-on-write mapping of the data file: opening reads
  * nothing, a page costs memory of its own only once stored to, and pages only read stay the file's
- * reclaimable page cache. With SNAPSHOT_HUGEPAGES=1 in the environment at snap_open() (and at
+ * reclaimable page cache. Where the file holds only zeros (a region snap_open() just created, the
+ * part snap_grow() adds) the copy is fresh anonymous memory instead: the same zeros, without the
+ * file read and page copy of a first store. With SNAPSHOT_HUGEPAGES=1 in the environment at snap_open() (and at
  * snap_grow()), the copy is instead anonymous memory with transparent huge pages (MADV_HUGEPAGE),
  * and so is the dirty bitmap of a region up to 16 GiB (less with under 32 GiB of memory): fewer
  * TLB misses and page faults for random access to a large region, at a price. snap_open() reads

@@ -161,8 +161,10 @@ fail:
     return rc;
 }
 
-/* Give a new, empty data file its size, then recover (or create the log). */
-static int prepare(struct snap_backend *be, const snap_options *o, struct snap_recovery *rec)
+/* Give a new, empty data file its size, then recover (or create the log). *fresh (if not NULL) is
+ * set when the data file was empty, so that all its bytes are zeros. */
+static int prepare(struct snap_backend *be, const snap_options *o, struct snap_recovery *rec,
+                   int *fresh)
 {
     uint64_t dsize, lsize;
     int rc = snap_be_size(be, SNAP_DATA, &dsize);
@@ -175,6 +177,8 @@ static int prepare(struct snap_backend *be, const snap_options *o, struct snap_r
             return SNAP_E_INVAL; /* an empty file and no size to give it */
         if ((rc = snap_be_resize(be, SNAP_DATA, o->size)) != 0)
             return rc;
+        if (fresh)
+            *fresh = 1;
     }
     uint64_t cap = o->log_capacity ? o->log_capacity : SNAP_LOG_DEFAULT_CAPACITY;
     cap = (cap + SNAP_REC_ALIGN - 1) & ~(uint64_t)(SNAP_REC_ALIGN - 1);
@@ -218,6 +222,16 @@ static void populate(void *addr, size_t len)
         p[off] = p[off];
 }
 
+/* Give the DRAM copy [off, off+len) its bytes: the back end's private copy of the data file, or,
+ * where the file is known to hold only zeros (a new region, the part a grow adds), fresh anonymous
+ * memory. The two read the same; the anonymous one spares the first store to each page a fault
+ * that reads the file's page (allocating it, on tmpfs) and copies it. */
+static int map_copy(struct snap_region *r, uint64_t off, uint64_t len, int zeros)
+{
+    void *addr = (uint8_t *)r->base + off;
+    return zeros ? snap_backend_map_anon(addr, len) : snap_be_map_private(r->be, addr, off, len);
+}
+
 /* ---- Handles ---------------------------------------------------------------------------------- */
 
 /* Closed handles are kept (and freed in order) so that a use after close is reported, not a crash. */
@@ -248,7 +262,7 @@ int snap_recover(const char *path, const snap_options *opts)
     if (rc)
         return rc;
     struct snap_recovery rec;
-    rc = prepare(be, o, &rec);
+    rc = prepare(be, o, &rec, NULL);
     snap_be_close(be);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -279,9 +293,10 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
         return rc;
     }
     struct snap_recovery rec;
+    int fresh = 0;
     rc = open_backend(path, o, &r->be, &r->lock_fd);
     if (!rc)
-        rc = prepare(r->be, o, &rec);
+        rc = prepare(r->be, o, &rec, &fresh);
     if (rc)
         goto fail_files;
 
@@ -300,7 +315,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     if (rc)
         goto fail_arena;
     r->mapped = page_round(rec.size);
-    rc = snap_be_map_private(r->be, (void *)r->base, 0, r->mapped);
+    rc = map_copy(r, 0, r->mapped, fresh);
     if (rc)
         goto fail_dirty;
     if (o->flags & SNAP_POPULATE)
@@ -387,8 +402,7 @@ int snap_grow(snap_region *r, uint64_t new_size)
         rc = snap_be_resize(r->be, SNAP_DATA, new_size); /* invariant 7 */
         uint64_t mapped = page_round(new_size);
         if (!rc && mapped > r->mapped) {
-            rc = snap_be_map_private(r->be, (uint8_t *)r->base + r->mapped, r->mapped,
-                                     mapped - r->mapped);
+            rc = map_copy(r, r->mapped, mapped - r->mapped, 1); /* the file's new bytes: zeros */
             if (!rc && (r->flags & SNAP_POPULATE)) /* before the new size is published */
                 populate((uint8_t *)r->base + r->mapped, mapped - r->mapped);
             if (!rc)
