@@ -228,7 +228,10 @@ void snap_track_slow(const void *addr, size_t len);
  *
  * Group commit. Several threads may call snap_msync() at once. One of them (the leader) gathers the
  * lines of all of them and issues one barrier; each caller returns only when a commit that started
- * after its call began is durable, so its own stores are durable when it returns.
+ * after its call began is durable, so its own stores are durable when it returns. On a slow device,
+ * when other threads have been committing too, the leader waits for them a little (at most a
+ * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
+ * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
  * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
  *   which the region is in the panic state (sticky); SNAP_E_VERIFY in verification mode (the commit

@@ -93,7 +93,11 @@
  * notes how many calls are registered, commits without the lock, then marks those calls covered.
  * Every registered caller's stores happened before its registration, which happened before the
  * leader took the dirty lines, so they are in the leader's record. Callers that arrive during a
- * commit wait, and the next leader covers them all with one barrier.
+ * commit wait, and the next leader covers them all with one barrier. Gathering (gather()): when the
+ * last commit waited for a device and several callers were active around it, the new leader first
+ * waits, briefly and with a time limit, for that many callers to register, so that they share its
+ * barrier instead of taking turns (docs/ARCHITECTURE.md, "Group commit"). It changes when the lines
+ * are taken, not how.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -148,11 +152,25 @@ int snap_commit_init(struct snap_region *r)
         pthread_mutex_destroy(&r->mu);
         return -rc;
     }
+    pthread_condattr_t ca;
+    rc = pthread_condattr_init(&ca);
+    if (!rc) {
+        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timed waits: now_ns()'s clock */
+        if (!rc)
+            rc = pthread_cond_init(&r->gather_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (rc) {
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        return -rc;
+    }
     return 0;
 }
 
 void snap_commit_destroy(struct snap_region *r)
 {
+    pthread_cond_destroy(&r->gather_cv);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r->stage);
@@ -471,6 +489,30 @@ static int commit_once(struct snap_region *r)
     return rc;
 }
 
+/* Gathering (see GROUP COMMIT): a new leader whose last commit waited for a device, and around
+ * which other callers were active, waits a little for them to register before it takes the dirty
+ * lines, so that one barrier covers them all. Called with r->mu held, as the leader. Returns 1 if
+ * it waited. */
+#define GATHER_MIN_COMMIT_NS 20000u /* below this a commit is not waiting for a device */
+#define GATHER_MAX_NS 200000u
+static int gather(struct snap_region *r)
+{
+    /* With SNAP_NO_CONCURRENT_WRITERS nobody stores while a commit runs, so no caller can get
+     * ready to join during one: waiting would only add latency. */
+    if (r->group_hint < 2 || r->last_commit_ns < GATHER_MIN_COMMIT_NS ||
+        (r->flags & SNAP_NO_CONCURRENT_WRITERS))
+        return 0;
+    uint64_t wait = r->last_commit_ns / 4 < GATHER_MAX_NS ? r->last_commit_ns / 4 : GATHER_MAX_NS;
+    uint64_t until = now_ns() + wait;
+    struct timespec dl = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+    r->gathering = 1;
+    while (r->requested - r->covered < r->group_hint)
+        if (pthread_cond_timedwait(&r->gather_cv, &r->mu, &dl) != 0)
+            break; /* ETIMEDOUT: commit what is there */
+    r->gathering = 0;
+    return 1;
+}
+
 int snap_msync(snap_region *r)
 {
     int rc = snap_region_check(r);
@@ -484,6 +526,10 @@ int snap_msync(snap_region *r)
         return rc;
     }
     uint64_t mine = ++r->requested;
+    if (r->gathering)
+        pthread_cond_signal(&r->gather_cv);
+    uint64_t t1 = 0;
+    int waited = 0;
     for (;;) {
         if (r->covered >= mine)
             break;
@@ -493,14 +539,20 @@ int snap_msync(snap_region *r)
         }
         if (r->leader_active) {
             pthread_cond_wait(&r->cv, &r->mu);
+            waited = 1;
             continue;
         }
         r->leader_active = 1;
-        uint64_t upto = r->requested;
+        waited |= gather(r);
+        uint64_t before = r->covered, upto = r->requested;
         pthread_mutex_unlock(&r->mu);
+        uint64_t c0 = waited ? now_ns() : t0; /* the commit's own time, without the waits */
         rc = commit_once(r);
+        t1 = now_ns();
         pthread_mutex_lock(&r->mu);
         r->leader_active = 0;
+        r->last_commit_ns = t1 - c0;
+        r->group_hint = (upto - before) + (r->requested - upto); /* covered + arrived meanwhile */
         if (rc == 0 || rc == SNAP_E_VERIFY) {
             r->covered = upto;
         } else {
@@ -513,6 +565,6 @@ int snap_msync(snap_region *r)
     pthread_mutex_unlock(&r->mu);
     if (rc == 0)
         __atomic_fetch_add(&r->st_msyncs, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&r->st_commit_ns, now_ns() - t0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->st_commit_ns, (t1 ? t1 : now_ns()) - t0, __ATOMIC_RELAXED);
     return rc;
 }

@@ -38,6 +38,10 @@ struct snap_region {
     uint64_t requested;   /* msync calls registered */
     uint64_t covered;     /* calls whose stores a finished commit has made durable */
     int leader_active;    /* a commit is in progress outside the lock */
+    pthread_cond_t gather_cv;  /* a gathering leader waits here for the callers it expects */
+    int gathering;             /* the leader is waiting for more callers before it commits */
+    uint64_t group_hint;       /* callers active around the last commit (commit.c, "gathering") */
+    uint64_t last_commit_ns;   /* how long the last commit took */
     struct snap_log_header log; /* current log header */
     uint64_t log_off;           /* area offset where the next record goes */
     uint64_t next_epoch;
