@@ -159,7 +159,7 @@ final class Mapping {
     boolean marked(long at, int len) {
         // at >>> 12: the line's word; 1L << (at >>> 6): its bit (Java shifts by the low 6 bits).
         // The raw read needs no bounds check: at < size, and the bitmap covers the reservation.
-        return (at & 63) + len <= 64 && ((Raw.ON ? Raw.U.getLong(level0Address + ((at >>> 12) << 3))
+        return (at & 63) + len <= 64 && ((Raw.ON ? Raw.getLong(level0Address + ((at >>> 12) << 3))
                 : level0Words.get((int) (at >>> 12))) & 1L << (at >>> 6)) != 0;
     }
 

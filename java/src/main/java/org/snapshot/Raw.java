@@ -13,17 +13,18 @@ import java.lang.reflect.Field;
  * until the {@link Mapping} is unreachable (closed regions are scratch memory until then), so a raw
  * access is exactly as safe as the buffer's.
  *
- * <p>Used on JDK 17 to 23, and on JDK 24+ started with {@code --sun-misc-unsafe-memory-access=allow}:
- * otherwise, from JDK 24 on, the first use of these methods prints a warning (JEP 498), so the
- * accessors go through the buffer windows instead. {@code -Dorg.snapshot.raw=false} turns it off
- * anywhere. The suite runs on JDK 17 (raw) and JDK 25 (windows), so both ways are tested.
+ * <p>This class serves JDK 17 to 23 (sun.misc.Unsafe, quiet there). On JDK 24+ the jar's
+ * multi-release copy (java/src/main/java24) is used instead: the same accessors through the FFM
+ * API, since from JDK 24 on Unsafe's memory methods print a warning (JEP 498). Where neither can be
+ * used quietly the accessors go through the buffer windows. {@code -Dorg.snapshot.raw=false} turns
+ * raw accesses off anywhere (the window path is tested that way).
  */
 final class Raw {
     private Raw() {}
 
-    /** Whether the primitive accessors use {@link #U}; a constant for the JIT. */
+    /** Whether the primitive accessors use the methods below; a constant for the JIT. */
     static final boolean ON;
-    static final sun.misc.Unsafe U;
+    private static final sun.misc.Unsafe U;
 
     static {
         sun.misc.Unsafe u = null;
@@ -42,4 +43,17 @@ final class Raw {
         U = u;
         ON = u != null;
     }
+
+    static byte getByte(long a) { return U.getByte(a); }
+    static void putByte(long a, byte v) { U.putByte(a, v); }
+    static short getShort(long a) { return U.getShort(a); }
+    static void putShort(long a, short v) { U.putShort(a, v); }
+    static int getInt(long a) { return U.getInt(a); }
+    static void putInt(long a, int v) { U.putInt(a, v); }
+    static long getLong(long a) { return U.getLong(a); }
+    static void putLong(long a, long v) { U.putLong(a, v); }
+    static float getFloat(long a) { return U.getFloat(a); }
+    static void putFloat(long a, float v) { U.putFloat(a, v); }
+    static double getDouble(long a) { return U.getDouble(a); }
+    static void putDouble(long a, double v) { U.putDouble(a, v); }
 }

@@ -107,7 +107,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final byte getByte(long offset) {
         Mapping m = map;
         long at = at(m, offset, 1);
-        byte v = Raw.ON ? Raw.U.getByte(m.base + at) : m.window(at).get(Mapping.index(at));
+        byte v = Raw.ON ? Raw.getByte(m.base + at) : m.window(at).get(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -116,7 +116,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 1);
         if (Raw.ON) {
-            Raw.U.putByte(m.base + at, value);
+            Raw.putByte(m.base + at, value);
         } else {
             m.window(at).put(Mapping.index(at), value);
         }
@@ -129,7 +129,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final short getShort(long offset) {
         Mapping m = map;
         long at = at(m, offset, 2);
-        short v = Raw.ON ? Raw.U.getShort(m.base + at) : m.window(at).getShort(Mapping.index(at));
+        short v = Raw.ON ? Raw.getShort(m.base + at) : m.window(at).getShort(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -138,7 +138,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 2);
         if (Raw.ON) {
-            Raw.U.putShort(m.base + at, value);
+            Raw.putShort(m.base + at, value);
         } else {
             m.window(at).putShort(Mapping.index(at), value);
         }
@@ -151,7 +151,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final int getInt(long offset) {
         Mapping m = map;
         long at = at(m, offset, 4);
-        int v = Raw.ON ? Raw.U.getInt(m.base + at) : m.window(at).getInt(Mapping.index(at));
+        int v = Raw.ON ? Raw.getInt(m.base + at) : m.window(at).getInt(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -160,7 +160,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 4);
         if (Raw.ON) {
-            Raw.U.putInt(m.base + at, value);
+            Raw.putInt(m.base + at, value);
         } else {
             m.window(at).putInt(Mapping.index(at), value);
         }
@@ -173,7 +173,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final long getLong(long offset) {
         Mapping m = map;
         long at = at(m, offset, 8);
-        long v = Raw.ON ? Raw.U.getLong(m.base + at) : m.window(at).getLong(Mapping.index(at));
+        long v = Raw.ON ? Raw.getLong(m.base + at) : m.window(at).getLong(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -182,7 +182,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 8);
         if (Raw.ON) {
-            Raw.U.putLong(m.base + at, value);
+            Raw.putLong(m.base + at, value);
         } else {
             m.window(at).putLong(Mapping.index(at), value);
         }
@@ -195,7 +195,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final float getFloat(long offset) {
         Mapping m = map;
         long at = at(m, offset, 4);
-        float v = Raw.ON ? Raw.U.getFloat(m.base + at) : m.window(at).getFloat(Mapping.index(at));
+        float v = Raw.ON ? Raw.getFloat(m.base + at) : m.window(at).getFloat(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -204,7 +204,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 4);
         if (Raw.ON) {
-            Raw.U.putFloat(m.base + at, value);
+            Raw.putFloat(m.base + at, value);
         } else {
             m.window(at).putFloat(Mapping.index(at), value);
         }
@@ -217,7 +217,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     public final double getDouble(long offset) {
         Mapping m = map;
         long at = at(m, offset, 8);
-        double v = Raw.ON ? Raw.U.getDouble(m.base + at) : m.window(at).getDouble(Mapping.index(at));
+        double v = Raw.ON ? Raw.getDouble(m.base + at) : m.window(at).getDouble(Mapping.index(at));
         Reference.reachabilityFence(m);
         return v;
     }
@@ -226,7 +226,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         Mapping m = map;
         long at = at(m, offset, 8);
         if (Raw.ON) {
-            Raw.U.putDouble(m.base + at, value);
+            Raw.putDouble(m.base + at, value);
         } else {
             m.window(at).putDouble(Mapping.index(at), value);
         }

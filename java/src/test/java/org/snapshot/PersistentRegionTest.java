@@ -55,6 +55,18 @@ class PersistentRegionTest {
         }
     }
 
+    /**
+     * The accessors take the raw path wherever the JDK allows it without a warning: Unsafe on JDK 17
+     * to 23, FFM on 24+ (the jar's META-INF/versions/24 copy of Raw; the tests run with native
+     * access enabled, as users on 24+ must for JNI). Fails if the jar lost its multi-release part.
+     * The failsafe execution "windows" runs the accessor tests again with raw accesses off.
+     */
+    @Test
+    void rawAccessesWhereTheJdkAllowsThem() {
+        boolean wanted = Boolean.parseBoolean(System.getProperty("org.snapshot.raw", "true"));
+        assertEquals(wanted, Raw.ON, "org.snapshot.raw=" + wanted + " on JDK " + Runtime.version());
+    }
+
     @Test
     void littleEndianLikeC() {
         try (PersistentRegion r = fresh("endian")) {
