@@ -23,7 +23,7 @@
 //     %snap.fast = and (icmp ne ptr %snap.dirty, null), (icmp ult i64 %snap.off, %snap.size)
 //     br i1 %snap.fast, label %snap.test, label %snap.slow
 //   snap.test:                                                    ; the line's dirty bit
-//     %snap.word = load atomic i64, ptr (%snap.dirty + 8 * (%snap.off >> 12)) monotonic, align 8
+//     %snap.word = load atomic i64, ptr (%snap.dirty + 8 * (%snap.off >> 12)) acquire, align 8
 //     %snap.marked = icmp ne i64 (and %snap.word, (shl 1, ((%snap.off >> 6) & 63))), 0
 //     br i1 %snap.marked, label %cont, label %snap.slow           ; already marked: done
 //   snap.slow:                                                    ; first store to the line
@@ -739,7 +739,9 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   B.SetInsertPoint(Test);
   Value *Line = B.CreateLShr(Off, SnapLineShift, "snap.line");
   Value *WordP = B.CreateGEP(Int64Ty, Dirty, B.CreateLShr(Line, 6));
-  Value *Word = AtomicLoad(Int64Ty, WordP, AtomicOrdering::Monotonic, "snap.word");
+  // Acquire, as the C hook: a bit set by another thread's marker orders that marker's entry into
+  // the gate before this thread's later snap_msync() (native/src/dirty_map.h). A plain move on x86.
+  Value *Word = AtomicLoad(Int64Ty, WordP, AtomicOrdering::Acquire, "snap.word");
   Value *M63 = ConstantInt::get(IntPtrTy, 63);
   Value *FirstBit = B.CreateZExtOrTrunc(B.CreateAnd(Line, M63), Int64Ty);
   Value *Marked;

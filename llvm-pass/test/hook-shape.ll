@@ -36,7 +36,7 @@ define void @store_i64(ptr %p, i64 %v) {
 ; CHECK-NEXT:    %snap.line = lshr i64 %snap.off, 6
 ; CHECK-NEXT:    [[W:%.*]] = lshr i64 %snap.line, 6
 ; CHECK-NEXT:    [[WP:%.*]] = getelementptr i64, ptr %snap.dirty, i64 [[W]]
-; CHECK-NEXT:    %snap.word = load atomic i64, ptr [[WP]] monotonic, align 8
+; CHECK-NEXT:    %snap.word = load atomic i64, ptr [[WP]] acquire, align 8
 ; CHECK-NEXT:    [[B:%.*]] = and i64 %snap.line, 63
 ; CHECK-NEXT:    [[BIT:%.*]] = shl i64 1, [[B]]
 ; CHECK-NEXT:    [[SET:%.*]] = and i64 %snap.word, [[BIT]]
@@ -67,7 +67,7 @@ declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
 ; CHECK-NEXT:    [[C:%.*]] = and i1 [[SAME]], [[FITS]]
 ; CHECK-NEXT:    %snap.fast = and i1 {{%.*}}, [[C]]
 ; CHECK:       snap.test:
-; CHECK:         %snap.word = load atomic i64, ptr {{.*}} monotonic, align 8
+; CHECK:         %snap.word = load atomic i64, ptr {{.*}} acquire, align 8
 ; CHECK:         %snap.mask = and i64
 ; CHECK-NEXT:    [[M:%.*]] = and i64 %snap.word, %snap.mask
 ; CHECK-NEXT:    %snap.marked = icmp eq i64 [[M]], %snap.mask

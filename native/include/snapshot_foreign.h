@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped when an index below or a function's meaning changes; the Java binding checks it. */
-#define SNAP_FOREIGN_ABI 1
+#define SNAP_FOREIGN_ABI 2
 
 /* snap_foreign_open(): the back end of snap_options, plus one that asks for emulated PM. */
 #define SNAP_FOREIGN_BACKEND_EMULATED_PMEM 100 /* SNAP_BACKEND_PMEM after snap_foreign_emulate_pmem() */
@@ -40,7 +40,10 @@ int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t si
  * out[SNAP_FOREIGN_L_LEVELS]) starts at address out[SNAP_FOREIGN_L_LEVEL0 + 2*l] and holds
  * out[SNAP_FOREIGN_L_LEVEL0 + 2*l + 1] 64-bit words; level 0 has one bit per 64-byte line (bit
  * line & 63 of word line >> 6), each higher level one bit per word of the level below. Every
- * level's address is 64-byte aligned. */
+ * level's address is 64-byte aligned. A marker in another language follows the marking protocol of
+ * native/src/dirty_map.h: out[SNAP_FOREIGN_L_GATE] is the address of the gate, three 64-bit words
+ * at byte offsets 0 (the epoch), 64 and 72 (the in-flight counters for even and odd epochs); its
+ * slow path enters the gate before its first atomic OR and leaves it after its last. */
 enum snap_foreign_layout_index {
     SNAP_FOREIGN_L_ABI = 0,     /* SNAP_FOREIGN_ABI */
     SNAP_FOREIGN_L_BASE,        /* snap_base() */
@@ -49,7 +52,8 @@ enum snap_foreign_layout_index {
     SNAP_FOREIGN_L_LINE_SHIFT,  /* SNAP_LINE_SHIFT */
     SNAP_FOREIGN_L_LEVELS,      /* levels of the dirty bitmap, 1..8 */
     SNAP_FOREIGN_L_LEVEL0,      /* first (address, words) pair */
-    SNAP_FOREIGN_L_COUNT = SNAP_FOREIGN_L_LEVEL0 + 2 * 8
+    SNAP_FOREIGN_L_GATE = SNAP_FOREIGN_L_LEVEL0 + 2 * 8, /* the marking gate, see below */
+    SNAP_FOREIGN_L_COUNT
 };
 
 /* Fill out[0 .. n) (n >= SNAP_FOREIGN_L_COUNT) with the region's layout. The addresses stay valid

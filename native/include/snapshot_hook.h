@@ -7,7 +7,8 @@
  *     first region is opened, so nothing is ever taken before that);
  *   - a store inside one line that is already marked costs two loads and a test;
  *   - anything else (first store to a line, a store spanning lines) calls snap_track_slow(), which
- *     marks the bitmap and its summary levels with atomic ORs.
+ *     marks the bitmap and its summary levels with atomic ORs (the marking protocol and why an
+ *     already-set bit is enough are in native/src/dirty_map.h).
  * The hook runs after the store ("mark after the store"), so that a concurrent snap_msync() that
  * clears the bit before copying either sees the new bytes or sees the bit set again.
  * Include <snapshot.h> rather than this file.
@@ -53,7 +54,9 @@ static inline void snap_hook_store(const void *addr, size_t len)
     uint64_t off = (uintptr_t)addr - __atomic_load_n(&s->base, __ATOMIC_RELAXED);
     if (dirty && len <= 64 - (off & 63) && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
         uint64_t line = off >> SNAP_LINE_SHIFT;
-        if (__atomic_load_n(&dirty[line >> 6], __ATOMIC_RELAXED) & (1ull << (line & 63)))
+        /* Acquire (a plain move on x86): a bit set by another thread's marker orders that
+         * marker's entry into the gate before this thread's later snap_msync() (dirty_map.h). */
+        if (__atomic_load_n(&dirty[line >> 6], __ATOMIC_ACQUIRE) & (1ull << (line & 63)))
             return;
     }
     snap_track_slow(addr, len);

@@ -1,4 +1,5 @@
-/* dirty_map.c — hierarchical dirty-line bitmap: lock-free marking, O(dirty x levels) collection. */
+/* dirty_map.c — hierarchical dirty-line bitmap: lock-free marking, O(dirty x levels) collection.
+ * The marking protocol and its proof are in dirty_map.h. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -6,6 +7,7 @@
 #include "hugepage.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,7 +18,7 @@ void *(*snap_dirty_realloc)(void *, size_t) = realloc;
 
 int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
 {
-    size_t off[SNAP_DIRTY_MAX_LEVELS], total = 0;
+    size_t off[SNAP_DIRTY_MAX_LEVELS], total = SNAP_MARK_GATE_BYTES;
     uint64_t words = (nlines >> 6) + ((nlines & 63) != 0);
     unsigned levels = 0;
 
@@ -67,6 +69,7 @@ int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
         mem = aligned;
         snap_hugepage_advise(mem, total, UINT64_MAX); /* limit checked above, before rounding */
     }
+    m->gate = (struct snap_mark_gate *)mem;
     m->levels = levels;
     for (unsigned l = 0; l < levels; l++)
         m->level[l] = (uint64_t *)((char *)mem + off[l]);
@@ -83,8 +86,37 @@ void snap_dirty_destroy(struct snap_dirty_map *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The gate (dirty_map.h). Returns the counter to leave by. */
+static unsigned gate_enter(struct snap_mark_gate *g)
+{
+    for (;;) {
+        uint64_t e = __atomic_load_n(&g->epoch, __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&g->active[e & 1], 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&g->epoch, __ATOMIC_SEQ_CST) == e)
+            return (unsigned)(e & 1);
+        __atomic_fetch_sub(&g->active[e & 1], 1, __ATOMIC_RELEASE); /* a collection began: retry */
+    }
+}
+
+static void gate_leave(struct snap_mark_gate *g, unsigned idx)
+{
+    __atomic_fetch_sub(&g->active[idx], 1, __ATOMIC_RELEASE);
+}
+
+/* Close the gate behind the markers in flight and wait for them: after this, every bit whose OR
+ * came before the call has its ancestors set. They are a few instructions from leaving unless
+ * preempted, so spin a little, then yield the CPU to them. */
+static void gate_wait(struct snap_mark_gate *g)
+{
+    uint64_t e = __atomic_fetch_add(&g->epoch, 1, __ATOMIC_SEQ_CST);
+    for (unsigned spins = 0; __atomic_load_n(&g->active[e & 1], __ATOMIC_ACQUIRE) != 0; spins++)
+        if (spins >= 64)
+            sched_yield();
+}
+
 /* Set `mask` in word w of `level`; when the word was zero, set its bit in the parent, and so on up.
- * Only the marker that turns a word non-zero climbs, so a repeated mark stops at the first level. */
+ * Only the marker that turns a word non-zero climbs, so a repeated mark stops at the first level.
+ * Called inside the gate. */
 static void set_bits(struct snap_dirty_map *m, unsigned level, uint64_t w, uint64_t mask)
 {
     for (;;) {
@@ -107,14 +139,21 @@ void snap_dirty_mark(struct snap_dirty_map *m, uint64_t first, uint64_t count)
     if (count > m->nlines - first)
         count = m->nlines - first;
     uint64_t last = first + count - 1, w0 = first >> 6, w1 = last >> 6;
+    unsigned gate = 2; /* not entered: bits already set need no gate */
     for (uint64_t w = w0; w <= w1; w++) {
         uint64_t mask = ~0ull;
         if (w == w0)
             mask &= ~0ull << (first & 63);
         if (w == w1)
             mask &= ~0ull >> (63 - (last & 63));
+        if ((__atomic_load_n(&m->level[0][w], __ATOMIC_ACQUIRE) & mask) == mask)
+            continue;
+        if (gate == 2)
+            gate = gate_enter(m->gate);
         set_bits(m, 0, w, mask);
     }
+    if (gate != 2)
+        gate_leave(m->gate, gate);
 }
 
 int snap_dirty_test(const struct snap_dirty_map *m, uint64_t line)
@@ -197,6 +236,7 @@ long snap_dirty_collect(struct snap_dirty_map *m, struct snap_line_run **runs, s
     struct collect c = {.m = m, .runs = runs, .cap = cap};
     if (!m->levels)
         return 0; /* destroyed or never initialised: nothing to take */
+    gate_wait(m->gate);
     walk(&c, m->levels - 1, 0);
     return c.failed ? -ENOMEM : (long)c.n;
 }

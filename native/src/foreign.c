@@ -51,6 +51,7 @@ int snap_foreign_layout(const snap_region *r, int64_t *out, size_t n)
         out[SNAP_FOREIGN_L_LEVEL0 + 2 * l] = (int64_t)(uintptr_t)r->dirty.level[l];
         out[SNAP_FOREIGN_L_LEVEL0 + 2 * l + 1] = (int64_t)r->dirty.words[l];
     }
+    out[SNAP_FOREIGN_L_GATE] = (int64_t)(uintptr_t)r->dirty.gate;
     return 0;
 }
 
