@@ -215,8 +215,11 @@ void snap_track_slow(const void *addr, size_t len);
  * the close that runs it. See native/src/commit.c.
  *
  * Concurrent writers. Which stores an msync commits:
- *   - every store that happens-before the call (same thread, or ordered by a lock, a join, an atomic
- *     release/acquire pair) is committed by it;
+ *   - every store whose tracking returned before the call: the calling thread's own, and another
+ *     thread's whose tracking returned before something that happens-before the call (a lock it
+ *     released afterwards, a join, a release store it made afterwards that the caller acquired).
+ *     Tracking runs *after* its store, so a store that itself publishes (a release store into the
+ *     region that the caller acquires) may not be tracked yet: it counts as racing, below;
  *   - a store racing with the call (another thread, no ordering) is committed by this msync or by the
  *     next one: the line is either copied after the store became visible, or marked again after this
  *     msync cleared it. Nothing is lost. Racing stores to the *same line* as the copy may be committed

@@ -6,7 +6,8 @@
  * sidecar log L (layout in redo_log.h) holds redo records; each msync that has something to commit
  * appends one record and issues ONE barrier, which is its commit point:
  *
- *   msync k:  1. take the dirty lines: swap each dirty-map word to zero (dirty_map.c)
+ *   msync k:  1. take the dirty lines: wait for the markers in flight, then swap each dirty-map
+ *                word to zero (dirty_map.h, "the marking protocol")
  *             2. membarrier (unless SNAP_NO_CONCURRENT_WRITERS; see "Racing stores" below)
  *             3. copy those lines from DRAM into a staging record {header, runs, data, CRC-32C};
  *                the record carries epoch k and the region's size
@@ -72,6 +73,21 @@
  * durable, the old header's chain is intact (1) and replayed; after, D was durable first (3).
  * Whether record k's apply had happened, partly or not at all, does not matter while k is in the
  * chain: replay rewrites every byte it carries (5).
+ *
+ * Which stores an msync includes. A store S is *tracked* once its marking (the hook, snap_track(),
+ * a Java accessor) has returned; marking runs after the store. Claim: if S was tracked before an
+ * event that happens-before caller C's registration in snap_msync() (C's own program order, or a
+ * lock, join or release/acquire pair that the storing thread entered after tracking S), C's call
+ * returns 0 only once a record holding S's bytes (or later bytes of the same line) is durable.
+ * Proof: C returns 0 once `covered` reaches its registration, i.e. once a leader L that read
+ * `requested` after C registered (both under r->mu, before L's step 1) has committed. By the claim
+ * in dirty_map.h, S's line is taken by L's step 1 or by an earlier collection E, which swapped the
+ * bit after S's marking saw it set or set it. If the marking set it, its atomic OR (a full fence)
+ * made S visible first; if it saw it set, step 2 did ("Racing stores"). So the copy of step 3
+ * holds S's bytes or later ones, in L's record, durable at L's step 5, or in E's, durable before
+ * L's (invariant 4). A store not yet tracked when the call begins — such as a publishing store
+ * itself, which another thread may acquire before its hook runs — is racing: committed by this
+ * call or the next (invariant 6).
  *
  * Racing stores. The store hook tests an already-set dirty bit with a plain load. A CPU may perform
  * that load before its preceding store is visible to other cores (x86 store buffer), so a writer can

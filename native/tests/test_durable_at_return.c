@@ -1,7 +1,8 @@
 /* test_durable_at_return.c — snap_msync() returns 0 only once the caller's store is in the data
  * file, while other threads keep marking neighbouring lines (race_at_return.h), for the two C
  * markers: the inline hook (snap_hook_store, as plugin-instrumented code calls it) and
- * snap_track(). The plugin's own run is llvm-pass/test/e2e/durable_at_return.c; Java's is
+ * snap_track(): first with a marker stopped inside its climb (deterministic), then with noise
+ * threads marking without pause. The plugin's own run is llvm-pass/test/e2e/durable_at_return.c; Java's is
  * ConcurrencyTest.
  *
  * Environment: SNAPSHOT_RACE_MSYNCS (checked msyncs per scope and marker, default 20000);
@@ -28,9 +29,11 @@ int main(void)
     char *path = test_path(dir, "race.db");
     int cases = 0;
     for (use_track = 0; use_track < 2; use_track++) {
-        uint64_t bad = race_all_scopes(use_track ? "snap_track" : "snap_hook_store", path, n);
-        CHECK(bad == 0);
-        cases++;
+        const char *label = use_track ? "snap_track" : "snap_hook_store";
+        CHECK(race_paused_climber(label, path, 8) == 0);
+        CHECK(race_paused_climber(label, path, 64) == 0);
+        CHECK(race_all_scopes(label, path, n) == 0);
+        cases += 3;
     }
     test_rmdir(dir);
     free(path);
