@@ -97,7 +97,11 @@ enum snap_error {
     SNAP_E_VERIFY,               /* verification mode (SNAPSHOT_VERIFY=1) found a DRAM line that
                                     differs from the media after a commit: an untracked store */
     SNAP_E_NOTFILE,              /* the data file is not a regular file */
-    SNAP_E_LAST = SNAP_E_NOTFILE
+    SNAP_E_NOMEMBARRIER,         /* membarrier(2) cannot be used in this process (a kernel without
+                                    it, or a seccomp filter that denies it), so a store racing with
+                                    snap_msync() could be lost: open with
+                                    SNAP_NO_CONCURRENT_WRITERS */
+    SNAP_E_LAST = SNAP_E_NOMEMBARRIER
 };
 
 /* Message for any code this library returns (SNAP_E_*, -errno, 0). Never NULL; thread-safe. */
@@ -121,7 +125,8 @@ enum snap_backend_kind {
 /* Promise that no store into the region runs concurrently with snap_msync() (one writer thread, or
  * writers that finish before the msync under a lock). snap_msync() then skips the process-wide memory
  * barrier (membarrier(2)) it otherwise issues so that a store racing with it cannot be lost; see
- * "Concurrent writers" at snap_msync(). Breaking the promise can lose racing stores. */
+ * "Concurrent writers" at snap_msync(). Breaking the promise can lose racing stores. It is also the
+ * way to open a region where membarrier(2) is unavailable (SNAP_E_NOMEMBARRIER). */
 #define SNAP_POPULATE 0x8u
 /* Fault the whole DRAM copy in for writing at snap_open() (and the part snap_grow() adds, there),
  * instead of page by page at first access: madvise(MADV_POPULATE_WRITE) (Linux 5.14), or, where the
@@ -160,13 +165,16 @@ typedef struct snap_region snap_region;
  * A data file without a sidecar is adopted as it is: its current bytes are the committed state.
  * On success *out is a new handle; on failure *out is NULL and nothing committed has been changed.
  * Errors: SNAP_E_INVAL, SNAP_E_LOCKED, SNAP_E_CORRUPT, SNAP_E_BADMAGIC, SNAP_E_VERSION, SNAP_E_SIZE,
- *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE, -errno
- *   (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES, -ENOSPC, -EIO ...).
+ *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE,
+ *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
+ *   see "Concurrent writers" at snap_msync(); checked before any file is opened, so none is
+ *   created or locked), -errno (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES,
+ *   -ENOSPC, -EIO ...).
  * Thread-safe (opening different files from different threads). */
 int snap_open(const char *path, const snap_options *opts, snap_region **out);
 
 /* Run recovery on a region's files and close them again, without mapping anything: what snap_open()
- * does first. Used by `snapshot recover`. Same errors as snap_open(). */
+ * does first. Used by `snapshot recover`. Same errors as snap_open() but SNAP_E_NOMEMBARRIER. */
 int snap_recover(const char *path, const snap_options *opts);
 
 /* Close the region: release the DRAM copy, the mappings, the lock and the files. Stores since the
@@ -225,9 +233,13 @@ void snap_track_slow(const void *addr, size_t len);
  *     msync cleared it. Nothing is lost. Racing stores to the *same line* as the copy may be committed
  *     in part by this msync and completely by the next.
  *   This holds because, between clearing the dirty bits and copying the lines, msync issues
- *   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): the store hook tests an already-set bit with a
- *   plain load, which the CPU may order before the preceding store; the barrier closes that window.
- *   SNAP_NO_CONCURRENT_WRITERS skips it.
+ *   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (MEMBARRIER_CMD_GLOBAL, much slower, where the
+ *   kernel lacks the former): the store hook tests an already-set bit with a plain load, which the
+ *   CPU may order before the preceding store; the barrier closes that window, and nothing else can
+ *   from the committing side. So where membarrier(2) is unavailable (a kernel without it, or a
+ *   seccomp filter that denies it, as some container profiles do), snap_open() without
+ *   SNAP_NO_CONCURRENT_WRITERS fails with SNAP_E_NOMEMBARRIER (checked once per process, at the
+ *   first such open); with the flag, the barrier is skipped and never needed.
  *
  * Group commit. Several threads may call snap_msync() at once. One of them (the leader) gathers the
  * lines of all of them and issues one barrier; each caller returns only when a commit that started
@@ -237,8 +249,10 @@ void snap_track_slow(const void *addr, size_t len);
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
  * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
- *   which the region is in the panic state (sticky); SNAP_E_VERIFY in verification mode (the commit
- *   itself succeeded). Thread-safe. */
+ *   which the region is in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
+ *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
+ *   was written and the lines stay marked, but the region is in the panic state as after any failed
+ *   commit; SNAP_E_VERIFY in verification mode (the commit itself succeeded). Thread-safe. */
 int snap_msync(snap_region *r);
 
 /* Grow the region to new_size bytes (> current size, <= max_size given at open). The data file is

@@ -97,6 +97,13 @@
  * after it, either the writer's load saw the cleared bit (and it marks again), or its store is
  * visible to step 3. It costs a system call (about 0.1 us when no other thread runs, more with
  * running threads); SNAP_NO_CONCURRENT_WRITERS skips it when no store can race with msync.
+ * There is no sound fallback on the committing side alone (its own fence does not order the
+ * writers' store-then-load), so the first snap_open() without that flag checks, once per process,
+ * that membarrier works: QUERY, then register and issue PRIVATE_EXPEDITED, or else GLOBAL (much
+ * slower) if QUERY lists it. If neither works (a kernel without membarrier, a seccomp filter
+ * denying it) snap_open() fails with SNAP_E_NOMEMBARRIER before touching any file. Step 2 checks
+ * the call every time: if it fails anyway (a filter installed after the open, -ENOMEM), the msync
+ * gives the lines back to the dirty map and fails instead of copying them unfenced.
  *
  * REGION STATES
  *
@@ -132,22 +139,47 @@
 #include "region.h"
 
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
-static int membarrier_cmd; /* 0: unavailable */
+static int membarrier_cmd; /* 0: unusable (see "Racing stores") */
 
+/* Once per process. QUERY's mask says what the kernel supports; the chosen command is then issued
+ * once, because a seccomp filter may answer QUERY and deny the commands (or deny everything with
+ * EPERM or ENOSYS). The registration and this result are inherited across fork(). */
 static void membarrier_setup(void)
 {
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+    long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (mask <= 0)
+        return; /* no membarrier: an old kernel, or denied */
+    if ((mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 &&
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
         membarrier_cmd = MEMBARRIER_CMD_PRIVATE_EXPEDITED;
-    else if (syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) > 0)
+    else if ((mask & MEMBARRIER_CMD_GLOBAL) && /* slow (waits for an RCU grace period), but sound */
+             syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
         membarrier_cmd = MEMBARRIER_CMD_GLOBAL;
 }
 
-static void heavy_barrier(void)
+/* Whether a region with these flags can be opened: without SNAP_NO_CONCURRENT_WRITERS, msync needs
+ * membarrier. With the flag membarrier is never called (a filter may kill the process for it). */
+static int membarrier_ready(uint32_t flags)
 {
-    if (membarrier_cmd)
-        syscall(__NR_membarrier, membarrier_cmd, 0, 0);
-    else
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (flags & SNAP_NO_CONCURRENT_WRITERS)
+        return 0;
+    pthread_once(&membarrier_once, membarrier_setup);
+    return membarrier_cmd ? 0 : SNAP_E_NOMEMBARRIER;
+}
+
+/* Step 2. It cannot fail after setup's probe succeeded, short of a seccomp filter installed since
+ * or the kernel's -ENOMEM: then the lines must not be copied unfenced (the caller gives them
+ * back). */
+static int heavy_barrier(void)
+{
+    long rc;
+    do
+        rc = syscall(__NR_membarrier, membarrier_cmd, 0, 0);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return 0;
+    return rc < 0 && errno == ENOMEM ? -ENOMEM : SNAP_E_NOMEMBARRIER;
 }
 
 static uint64_t now_ns(void)
@@ -159,8 +191,10 @@ static uint64_t now_ns(void)
 
 int snap_commit_init(struct snap_region *r)
 {
-    pthread_once(&membarrier_once, membarrier_setup);
-    int rc = pthread_mutex_init(&r->mu, NULL);
+    int rc = membarrier_ready(r->flags); /* snap_open() calls this before touching any file */
+    if (rc)
+        return rc;
+    rc = pthread_mutex_init(&r->mu, NULL);
     if (rc)
         return -rc;
     rc = pthread_cond_init(&r->cv, NULL);
@@ -437,8 +471,14 @@ static int commit_once(struct snap_region *r)
         return (int)nline_runs;
     if (nline_runs == 0 && size == r->committed_size) /* nothing to commit; still check */
         return r->verify ? verify_now(r) : 0;
-    if (nline_runs > 0 && !(r->flags & SNAP_NO_CONCURRENT_WRITERS))
-        heavy_barrier(); /* step 2 */
+    if (nline_runs > 0 && !(r->flags & SNAP_NO_CONCURRENT_WRITERS)) {
+        int brc = heavy_barrier(); /* step 2 */
+        if (brc) {
+            for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
+                snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
+            return brc;
+        }
+    }
 
     /* Line runs become byte runs, clipped to the region's size. */
     struct record rec = {0};

@@ -25,7 +25,12 @@ static const char *const messages[] = {
     [SNAP_E_VERIFY - SNAP_E_FIRST] =
         "verification found a DRAM line differing from the media: a store was not tracked",
     [SNAP_E_NOTFILE - SNAP_E_FIRST] = "data file is not a regular file",
+    [SNAP_E_NOMEMBARRIER - SNAP_E_FIRST] = ("membarrier(2) is unavailable (e.g. denied by a "
+                                            "seccomp filter): concurrent writers cannot be made "
+                                            "safe; open with SNAP_NO_CONCURRENT_WRITERS"),
 };
+_Static_assert(sizeof messages / sizeof *messages == SNAP_E_LAST - SNAP_E_FIRST + 1,
+               "a message for every SNAP_E_* code, up to SNAP_E_LAST");
 
 const char *snap_strerror(int err)
 {

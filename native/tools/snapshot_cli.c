@@ -90,7 +90,10 @@ static const char *err_name(int err)
         [SNAP_E_UNSUPPORTED - SNAP_E_FIRST] = "SNAP_E_UNSUPPORTED",
         [SNAP_E_VERIFY - SNAP_E_FIRST] = "SNAP_E_VERIFY",
         [SNAP_E_NOTFILE - SNAP_E_FIRST] = "SNAP_E_NOTFILE",
+        [SNAP_E_NOMEMBARRIER - SNAP_E_FIRST] = "SNAP_E_NOMEMBARRIER",
     };
+    _Static_assert(sizeof names / sizeof *names == SNAP_E_LAST - SNAP_E_FIRST + 1,
+                   "a name for every SNAP_E_* code, up to SNAP_E_LAST");
     if (err >= SNAP_E_FIRST && err <= SNAP_E_LAST && names[err - SNAP_E_FIRST])
         return names[err - SNAP_E_FIRST];
     if (err < 0 && err > -4096) {
@@ -483,7 +486,8 @@ static int cmd_recover(const char *path, int json)
 {
     snap_region *r = NULL;
     snap_stats st = {0};
-    int rc = snap_open(path, NULL, &r);
+    const snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS}; /* no stores: no membarrier */
+    int rc = snap_open(path, &o, &r);
     uint64_t replayed = 0, last = 0;
     if (rc == SNAP_E_NOSPACE) {
         /* Too large to map in this process's arena: recover without mapping, and take the count

@@ -10,6 +10,7 @@ final class Errors {
         "SNAP_E_INVAL", "SNAP_E_CLOSED", "SNAP_E_LOCKED", "SNAP_E_CORRUPT", "SNAP_E_BADMAGIC",
         "SNAP_E_VERSION", "SNAP_E_SIZE", "SNAP_E_TRUNCATED", "SNAP_E_RANGE", "SNAP_E_SYMLINK",
         "SNAP_E_PANIC", "SNAP_E_NOSPACE", "SNAP_E_UNSUPPORTED", "SNAP_E_VERIFY", "SNAP_E_NOTFILE",
+        "SNAP_E_NOMEMBARRIER",
     };
 
     static String name(int code) {
@@ -67,6 +68,10 @@ final class Errors {
             case E_VERIFY:
                 return "A store was not tracked: write the region through this API, or call "
                         + "snap_track after native stores.";
+            case E_NOMEMBARRIER:
+                return "If no thread writes the region while msync() runs, open it with "
+                        + "Options.noConcurrentWriters(true); otherwise allow membarrier(2) in the "
+                        + "process's seccomp profile (container runtime).";
             case -2:
                 return "Use PersistentRegion.create(path, size) to create it.";
             case -17:
@@ -104,6 +109,8 @@ final class Errors {
                 return new RegionPanicException(code, m);
             case E_UNSUPPORTED:
                 return new UnsupportedBackendException(code, m);
+            case E_NOMEMBARRIER:
+                return new MembarrierUnavailableException(code, m);
             case E_CLOSED:
                 return new RegionClosedException(m);
             default:

@@ -74,6 +74,8 @@ public final class Options {
      * Promise that no store into the region runs concurrently with msync() (one writer thread, or
      * writers that finish before msync under a lock): msync then skips its process-wide memory
      * barrier. Breaking the promise can lose racing stores (snapshot.h, SNAP_NO_CONCURRENT_WRITERS).
+     * It is also the way to open a region where membarrier(2) is unavailable (e.g. denied by a
+     * seccomp filter): without it the open throws {@link MembarrierUnavailableException}.
      */
     public Options noConcurrentWriters(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, on, populate);

@@ -10,7 +10,8 @@ package org.snapshot;
  * conditions the caller cannot repair inside the loop that calls {@code msync()} (a failed flush).
  * The subclasses name the failures a program may want to handle: {@link CorruptLogException},
  * {@link RegionLockedException}, {@link SizeMismatchException}, {@link DataTruncatedException},
- * {@link SidecarSymlinkException}, {@link RegionPanicException}, {@link UnsupportedBackendException}.
+ * {@link SidecarSymlinkException}, {@link RegionPanicException}, {@link UnsupportedBackendException},
+ * {@link MembarrierUnavailableException}.
  * Use after close is an {@link RegionClosedException} (an {@link IllegalStateException}).
  */
 public class SnapshotException extends RuntimeException {

@@ -232,6 +232,28 @@ class BadInputTest {
         assertTrue(e.getMessage().contains("EMULATED_PMEM"), e.getMessage());
     }
 
+    /** Java names every native code, up to the last one (snapshot.h, SNAP_E_LAST). */
+    @Test
+    void everyNativeCodeHasAName() {
+        for (int code = SnapshotNative.E_INVAL; code <= SnapshotNative.E_NOMEMBARRIER; code++) {
+            assertTrue(Errors.name(code).startsWith("SNAP_E_"), code + ": " + Errors.name(code));
+            assertNotEquals("unknown error", SnapshotNative.snap_strerror(code), "code " + code);
+        }
+        int past = SnapshotNative.E_NOMEMBARRIER + 1;
+        assertEquals("unknown error", SnapshotNative.snap_strerror(past),
+                "the native library has a code past E_NOMEMBARRIER that Java does not know");
+    }
+
+    /** membarrier(2) denied (the C test test_membarrier.c makes it so with a seccomp filter). */
+    @Test
+    void membarrierUnavailable() {
+        RuntimeException e = Errors.of("open", "F", SnapshotNative.E_NOMEMBARRIER);
+        MembarrierUnavailableException m = assertInstanceOf(MembarrierUnavailableException.class, e);
+        assertEquals("SNAP_E_NOMEMBARRIER", m.codeName());
+        assertTrue(m.getMessage().contains("membarrier(2) is unavailable"), m.getMessage());
+        assertTrue(m.getMessage().contains("noConcurrentWriters(true)"), m.getMessage());
+    }
+
     @Test
     void emptyDataFileWithoutASize() throws Exception {
         Path p = dir.resolve("empty");
