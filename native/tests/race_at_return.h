@@ -52,7 +52,7 @@ static int race_noise_threads = 4; /* SNAPSHOT_RACE_NOISE */
 
 struct race_scope {
     const char *name;
-    uint64_t stride; /* noise thread k stores at (k + 1) * stride and 4 strides further */
+    uint64_t stride; /* noise thread k stores at (k + 1) * stride and n strides further */
 };
 
 static const struct race_scope race_scopes[] = {
@@ -62,7 +62,7 @@ static const struct race_scope race_scopes[] = {
 struct race_noise {
     uint8_t *base;
     uint64_t off;
-    uint64_t stride;
+    uint64_t next; /* the second store's distance from off; 0 in X's line, which has few slots */
     int *stop;
 };
 
@@ -74,7 +74,7 @@ static void *race_noise_main(void *arg)
         /* Two neighbours, so a word is sometimes turned non-zero by one marker and found non-zero
          * by the other. */
         race_store((uint64_t *)(n->base + n->off), ++v);
-        race_store((uint64_t *)(n->base + n->off + (n->stride == 8 ? 24 : 4 * n->stride)), v);
+        race_store((uint64_t *)(n->base + n->off + n->next), v);
     }
     return NULL;
 }
@@ -100,7 +100,9 @@ static struct race_result race_run(snap_region *r, const char *path, const struc
     pthread_t th[RACE_MAX_NOISE];
     struct race_noise noise[RACE_MAX_NOISE];
     for (int k = 0; k < race_noise_threads; k++) {
-        noise[k] = (struct race_noise){base, (uint64_t)(k + 1) * s->stride, s->stride, &stop};
+        uint64_t off = s->stride == 8 ? (uint64_t)(k % 7 + 1) * 8 : (uint64_t)(k + 1) * s->stride;
+        uint64_t next = s->stride == 8 ? 0 : (uint64_t)race_noise_threads * s->stride;
+        noise[k] = (struct race_noise){base, off, next, &stop};
         if (pthread_create(&th[k], NULL, race_noise_main, &noise[k])) {
             fprintf(stderr, "pthread_create failed\n");
             exit(2);
