@@ -1,5 +1,5 @@
 // Mapping — an open region's memory seen from Java: 1 GiB buffer windows over the DRAM copy, the dirty
-// bitmap's levels, the marking protocol of native/src/dirty_map.c, and the memory's lifetime.
+// bitmap's levels, the marking protocol of native/src/dirty_map.h, and the memory's lifetime.
 package org.snapshot;
 
 import java.lang.invoke.MethodHandle;
@@ -14,36 +14,46 @@ import java.nio.LongBuffer;
 /**
  * How a Java store is tracked, with no JNI call: the accessor stores into the DRAM copy (a raw
  * store, {@link Raw}, or through a direct {@link ByteBuffer} window), then marks the 64-byte lines
- * it touched in the region's level-0 bitmap as the C hook and {@code snap_dirty_mark} do: a store
- * inside one line whose bit is already set costs a load and a test ({@link #marked}); otherwise,
- * per bitmap word, an opaque (relaxed) load, and if the bits are not all set an atomic OR
- * ({@code getAndBitwiseOr}, a full fence); only if the word was zero before, the same one level up,
- * and so on ({@link #setBits}). The bitmap is the one the C hook and {@code snap_msync} use, so
- * Java, instrumented C and {@code snap_track} share one commit.
+ * it touched by the marking protocol of native/src/dirty_map.h, in the bitmap the C hook and
+ * {@code snap_msync} use, so Java, instrumented C and {@code snap_track} share one commit. Fast path
+ * ({@link #marked}): a store inside one line whose bit is already set costs a plain load and a
+ * test. Slow path ({@link #markRange}): per level-0 word, a load; if some word's bits are not all
+ * set, enter the gate, then for each such word an atomic OR ({@code getAndBitwiseOr}, a full fence)
+ * and, only if the word was zero, the same one level up, and so on ({@link #setBits}); then leave.
  *
- * <p>Ordering: why a plain read, and skipping the atomic OR when the bit is set, lose no store.
- * A writer W does S (the store into line L), then R (the plain read of L's bitmap word). The JIT
- * keeps R after S: both are raw off-heap accesses (through a buffer, or {@link Raw}) at addresses
- * from different fields, which it cannot prove disjoint, so it neither hoists R above S nor reuses
- * a value read before S. An msync (commit.c) (1) swaps the word to zero, (2) runs membarrier(2),
- * (3) copies the lines it took: invariant (6), "a line's dirty bit is cleared before its bytes are
- * copied". Claim: S is in the record of the first msync whose (1) follows W's mark (or of an
- * earlier one).
+ * <p>Ordering: why the fast path's plain read, and skipping the OR when the bit is set, lose no
+ * store. A writer W does S (the store into line L), then R (the read of L's bitmap word). An msync
+ * (commit.c) (1) collects: waits for the markers in the gate, then swaps the words to zero, parent
+ * before child; (2) runs membarrier(2); (3) copies the lines it took: invariant (6), "a line's dirty
+ * bit is cleared before its bytes are copied". Claim: S is in the record of the first msync whose
+ * (1) begins after W's mark returned, or of an earlier one. That (1) must take L's bit, and its (3)
+ * must see S.
  * <ul>
- *   <li>R sees the bit clear: W ORs it atomically (a full fence, after S); the next msync's (1)
- *       sees the bit, hence S, and its (3) copies L after (1).
- *   <li>R sees the bit set: let M be the next msync whose (1) swaps that value away; it takes L.
- *       Its membarrier acts as a full fence executed by W at some point P during (2). If S came
- *       after P, so did R, and R would have seen M's (1) (zero, or a later value) rather than the
- *       value before it: a contradiction. So S came before P, and is visible to M's (3).
+ *   <li>It takes the bit. Whoever set it, W or another thread, did the OR inside the gate and sets
+ *       the bits above before leaving; (1) waits for the markers in the gate, so its walk reaches
+ *       L, unless an earlier collection took L: the proof is dirty_map.h's ("THE MARKING
+ *       PROTOCOL"). It needs R ordered before that msync's start, as an acquire load would be, and
+ *       the plain read is: on x86-64 (TSO) a load is not reordered with later loads or stores, so
+ *       not with msync's lock and epoch increment, and the JIT does not move an off-heap access
+ *       across the JNI call to msync (a native call may touch any memory; R's value decides a
+ *       branch long before it anyway).
+ *   <li>It sees S, if R saw the bit clear: W ORs it atomically (a full fence, after S); (1) swaps
+ *       the bit away after the OR, so after S, and (3) copies L after (1).
+ *   <li>It sees S, if R saw the bit set: let M be the next msync whose (1) swaps that value away;
+ *       it takes L. Its membarrier acts as a full fence executed by W at some point P during (2).
+ *       If S came after P, so did R, and R would have seen M's (1) (zero, or a later value) rather
+ *       than the value before it: a contradiction. So S came before P, and is visible to M's (3).
  * </ul>
- * The CPU may satisfy R before S leaves its store buffer; that is the window (2) closes, as for
- * the C hook's relaxed load (commit.c, "Racing stores"). With {@code noConcurrentWriters} there is
- * no (2), and the promise that no store races with msync replaces it. The OR must be atomic: other
- * writers set bits of the same word, and msync swaps it. The test
- * {@code ConcurrencyTest.lastStoresRacingWithMsyncAreNeverLost} fails when R is moved before S.
- * Measured: an opaque load for R costs about 2.5 ns more per store (it stops the JIT from
- * optimising around it).
+ * The JIT keeps R after S: both are raw off-heap accesses (through a buffer, or {@link Raw}) at
+ * addresses from different fields, which it cannot prove disjoint, so it neither hoists R above S
+ * nor reuses a value read before S. The CPU may satisfy R before S leaves its store buffer; that is
+ * the window (2) closes, as for the C hook's load (commit.c, "Racing stores"). With
+ * {@code noConcurrentWriters} there is no (2), and the promise that no store races with msync
+ * replaces it. The OR must be atomic: other writers set bits of the same word, and msync swaps it.
+ * {@code ConcurrencyTest.lastStoresRacingWithMsyncAreNeverLost} fails when R is moved before S;
+ * {@code ConcurrencyTest.msyncReturnsOnlyWithTheStoreInTheFile} fails without the gate. Measured:
+ * an opaque load for R costs about 2.5 ns more per store (it stops the JIT from optimising around
+ * it).
  *
  * <p>Windows. A JDK 17 buffer holds at most 2 GiB, so the copy is seen through windows of 1 GiB,
  * each extended by {@link #OVERLAP} bytes into the next: an access of up to 64 bytes that starts in
@@ -55,7 +65,9 @@ import java.nio.LongBuffer;
  * an accessor that passed its "open?" check just before the close stores into scratch memory instead
  * of faulting. The range is returned to the arena ({@code snap_foreign_release}) by a {@link Cleaner}
  * once this object — the only holder of the buffers — is unreachable; every accessor keeps it
- * reachable until its last access ({@code Reference.reachabilityFence}).
+ * reachable until its last access ({@code Reference.reachabilityFence}). The gate is scratch too
+ * after the close: a marker that entered before it leaves by decrementing a zero counter, which
+ * nothing reads any more.
  */
 final class Mapping {
     static final int WINDOW_SHIFT = 30;
@@ -77,6 +89,7 @@ final class Mapping {
     private final ByteBuffer level0;
     private final LongBuffer level0Words; // the same bitmap, for the fast path's plain read
     private final ByteBuffer[] levels;
+    private final ByteBuffer gate; // the marking gate (dirty_map.h): epoch, in-flight counters
     final SnapshotNative.Region handle;
     final Lifetime lifetime;
     /** Set by close before the native close; accessors check it (volatile: a loop sees it). */
@@ -129,6 +142,11 @@ final class Mapping {
             }
             levels[l] = SnapshotNative.buffer(addr, bytes).order(ByteOrder.nativeOrder());
         }
+        long gateAddress = layout[SnapshotNative.L_GATE];
+        if (gateAddress == 0 || (gateAddress & 7) != 0) {
+            throw new IllegalStateException("libsnapshot reports an unexpected marking gate");
+        }
+        gate = SnapshotNative.buffer(gateAddress, GATE_BYTES).order(ByteOrder.nativeOrder());
         level0 = levels[0];
         level0Address = layout[SnapshotNative.L_LEVEL0];
         level0Words = level0.asLongBuffer();
@@ -194,26 +212,63 @@ final class Mapping {
         }
     }
 
-    /** Mark the lines of [at, at + len), len >= 1, word by word as snap_dirty_mark does. */
+    /**
+     * Mark the lines of [at, at + len), len >= 1, word by word as snap_dirty_mark does: the gate is
+     * entered only if some word needs an OR, and left after the last one.
+     */
     void markRange(long at, long len) {
         long first = at >>> LINE_SHIFT, last = (at + len - 1) >>> LINE_SHIFT;
         long w0 = first >>> 6, w1 = last >>> 6;
-        for (long w = w0; w <= w1; w++) {
-            long mask = -1L;
-            if (w == w0) {
-                mask &= -1L << (first & 63);
+        int counter = -1; // the gate's counter, once entered
+        try {
+            for (long w = w0; w <= w1; w++) {
+                long mask = -1L;
+                if (w == w0) {
+                    mask &= -1L << (first & 63);
+                }
+                if (w == w1) {
+                    mask &= -1L >>> (63 - (last & 63));
+                }
+                // Acquire, as in snap_dirty_mark: bits found set need no OR, since this load is
+                // ordered before any later msync (the class comment; dirty_map.h's proof).
+                if (((long) WORD.getAcquire(level0, (int) (w << 3)) & mask) == mask) {
+                    continue;
+                }
+                if (counter < 0) {
+                    counter = enterGate();
+                }
+                setBits(0, w, mask);
             }
-            if (w == w1) {
-                mask &= -1L >>> (63 - (last & 63));
+        } finally {
+            if (counter >= 0) { // leave: our ORs and climbs come before (release)
+                WORD.getAndAddRelease(gate, counter, -1L);
             }
-            setBits(0, w, mask);
+        }
+    }
+
+    /** Byte offsets in the gate (snapshot_foreign.h): the epoch; the counters for even, odd epochs. */
+    private static final int GATE_EPOCH = 0, GATE_ACTIVE = 64, GATE_BYTES = 128;
+
+    /**
+     * Register as a marker in flight in the current epoch (dirty_map.h's gate_enter): the
+     * collection that ends that epoch waits for this counter. Returns its offset in the gate.
+     */
+    private int enterGate() {
+        for (;;) {
+            long e = (long) WORD.getVolatile(gate, GATE_EPOCH);
+            int counter = GATE_ACTIVE + 8 * (int) (e & 1);
+            WORD.getAndAdd(gate, counter, 1L);
+            if ((long) WORD.getVolatile(gate, GATE_EPOCH) == e) {
+                return counter;
+            }
+            WORD.getAndAddRelease(gate, counter, -1L); // a collection began: retry
         }
     }
 
     /**
      * Set {@code mask} in word {@code w} of {@code level}; when the word was zero, set its bit in
      * the parent, and so on up (dirty_map.c's set_bits). Only the marker that turns a word non-zero
-     * climbs, which is what keeps a collection from losing a line (dirty_map.h's invariant).
+     * climbs; a collection reaches the bit once that marker has left the gate. Called inside it.
      */
     private void setBits(int level, long w, long mask) {
         for (;;) {

@@ -26,7 +26,7 @@ final class SnapshotNative {
     static final String LIBRARY_PATH;
 
     /** The SNAP_FOREIGN_ABI this binding was written for. */
-    static final int ABI = 1;
+    static final int ABI = 2;
 
     static {
         String path;
@@ -62,7 +62,7 @@ final class SnapshotNative {
 
     // snapshot_foreign.h: enum snap_foreign_layout_index, SNAP_FOREIGN_STATS_COUNT
     static final int L_ABI = 0, L_BASE = 1, L_SIZE = 2, L_RESERVE = 3, L_LINE_SHIFT = 4,
-            L_LEVELS = 5, L_LEVEL0 = 6, L_COUNT = L_LEVEL0 + 2 * 8;
+            L_LEVELS = 5, L_LEVEL0 = 6, L_GATE = L_LEVEL0 + 2 * 8, L_COUNT = L_GATE + 1;
     static final int STATS_COUNT = 11;
 
     /** A snap_region *: an opaque handle, never dereferenced from Java. */
