@@ -267,7 +267,9 @@ int snap_grow(snap_region *r, uint64_t new_size);
 
 typedef struct snap_stats {
     uint64_t size;              /* current size in bytes */
-    uint64_t epoch;             /* epoch of the last committed record (0: none yet) */
+    uint64_t epoch;             /* epoch of the last committed record (0: none yet). A recovery that
+                                   finds the first record after a checkpoint torn skips its epoch;
+                                   this then names the skipped one until the next commit */
     uint64_t msyncs;            /* snap_msync() calls that returned 0 */
     uint64_t commits;           /* records committed (<= msyncs: group commit, empty msyncs) */
     uint64_t lines_committed;   /* 64-byte lines written to the log */

@@ -28,7 +28,9 @@
  *
  *   recovery (recovery.c): read the current header; walk the chain (records from area offset 0,
  *               epochs base_epoch, base_epoch+1, ... each valid by CRC); replay them all in order
- *               onto D; set D's size to the last record's size; barrier(D); checkpoint.
+ *               onto D; set D's size to the last record's size; barrier(D); checkpoint. An empty
+ *               chain needs no header, unless a torn record of epoch base_epoch sits at area
+ *               offset 0: then a header with base_epoch + 1; barrier(L) (invariant 9).
  *
  * Why defer: on PM the apply is non-temporal stores to random lines of D. Applied right after the
  * barrier, they made the msync's return wait for them (the next locked instruction drains them) and
@@ -52,6 +54,7 @@
  *       older bytes.
  *   (3) The header moves base_epoch forward (dropping records) only after barrier(D) has made every
  *       dropped record's apply durable: the checkpoint applies a pending record before barrier(D).
+ *       (Recovery's header that only skips a torn record's epoch drops none: invariant 9.)
  *   (4) Record k+1 is written only after barrier(L) for record k returned. Hence at most one record
  *       — the last — can be torn, and a damaged record followed by a valid successor is corruption,
  *       not a crash (redo_log.c reports SNAP_E_CORRUPT and recovery changes nothing).
@@ -66,11 +69,26 @@
  *       size commits with the next record; recovery cuts D back to the committed size.
  *   (8) After a failed write or barrier nothing more is written: the region is in PANIC. A deferred
  *       apply that fails fails the msync (or the close) that runs it; its record stays in L.
+ *   (9) A record is never written at the place (area offset, epoch) of an earlier record whose
+ *       first line may be on the media. Otherwise a retry whose lines partly reach the media could
+ *       complete an older torn record, and recovery would replay an msync that never returned
+ *       after a recovery had already given the state before it. Proof: a log with base_epoch b
+ *       puts epoch b at offset 0 and larger epochs past it, and base_epoch never goes back. A
+ *       crash can leave on the media first lines of the chain's records (their epochs fall below
+ *       the base_epoch recovery writes) and of one torn record after them (4), at (o, e). If the
+ *       chain is not empty, o > 0 and recovery writes base_epoch e, which goes to offset 0 only.
+ *       If it is empty, (o, e) = (0, b): recovery sees that first line (magic, log_id, epoch b:
+ *       snap_log_chain.torn_tail) and writes base_epoch b + 1. Only the first line matters: it
+ *       holds the header CRC, which covers the whole header and so the body CRC; a record whose
+ *       first line is the latest write's validates only as that write's record (bar a CRC-32C
+ *       collision between two bodies), so lines of an attempt whose first line was lost can
+ *       complete it only with bytes equal to its own.
  *
  * Crash analysis. Crash before step 5's barrier returns: record k is absent or torn, so the chain
- * ends at k-1 and D holds only bytes of records <= k-1 (2): recovery yields state k-1. Crash after:
- * record k is valid; recovery replays it: state k. Crash inside a checkpoint: before the header is
- * durable, the old header's chain is intact (1) and replayed; after, D was durable first (3).
+ * ends at k-1 and D holds only bytes of records <= k-1 (2): recovery yields state k-1, and no
+ * later record can complete record k (9). Crash after: record k is valid; recovery replays it:
+ * state k. Crash inside a checkpoint: before the header is durable, the old header's chain is
+ * intact (1) and replayed; after, D was durable first (3).
  * Whether record k's apply had happened, partly or not at all, does not matter while k is in the
  * chain: replay rewrites every byte it carries (5).
  *

@@ -116,11 +116,16 @@ int snap_recovery_run(struct snap_backend *be, uint64_t log_capacity, struct sna
     }
     if (changed && (rc = snap_be_barrier(be, SNAP_DATA)) != 0)
         return rc;
-    if (chain.records) {
+    /* A torn record at area offset 0 (the first after a checkpoint) sits where the next record
+     * would go, with the epoch it would carry: a retry could complete it. Skip that epoch
+     * (invariant 9). A torn record further on is left behind by the header below anyway; an empty
+     * chain with nothing torn needs no header, so a clean open costs no barrier. */
+    uint64_t skip = chain.torn_tail && chain.records == 0;
+    if (chain.records || skip) {
         /* Empty the log only once the replayed bytes are durable (invariant 3). A crash before
-         * this header is durable replays the same records again. */
+         * this header is durable recovers the same log again. */
         lh.seq++;
-        lh.base_epoch = chain.last_epoch + 1;
+        lh.base_epoch += chain.records + skip;
         lh.data_size = chain.data_size;
         rc = snap_log_header_write(be, &lh);
         if (!rc)
