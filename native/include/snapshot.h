@@ -101,7 +101,11 @@ enum snap_error {
                                     it, or a seccomp filter that denies it), so a store racing with
                                     snap_msync() could be lost: open with
                                     SNAP_NO_CONCURRENT_WRITERS */
-    SNAP_E_LAST = SNAP_E_NOMEMBARRIER
+    SNAP_E_FORKED,               /* called in a child process: a region belongs to the process that
+                                    opened it, and a forked child cannot use it */
+    SNAP_E_MISMATCH,             /* the sidecar log belongs to another data file (or the data file
+                                    to another log): nothing was replayed or changed */
+    SNAP_E_LAST = SNAP_E_MISMATCH
 };
 
 /* Message for any code this library returns (SNAP_E_*, -errno, 0). Never NULL; thread-safe. */

@@ -28,6 +28,10 @@ static const char *const messages[] = {
     [SNAP_E_NOMEMBARRIER - SNAP_E_FIRST] = ("membarrier(2) is unavailable (e.g. denied by a "
                                             "seccomp filter): concurrent writers cannot be made "
                                             "safe; open with SNAP_NO_CONCURRENT_WRITERS"),
+    [SNAP_E_FORKED - SNAP_E_FIRST] =
+        "region belongs to the parent process: a forked child cannot use it (open it again after exec)",
+    [SNAP_E_MISMATCH - SNAP_E_FIRST] =
+        "sidecar log belongs to another data file; nothing was changed (see `snapshot inspect`)",
 };
 _Static_assert(sizeof messages / sizeof *messages == SNAP_E_LAST - SNAP_E_FIRST + 1,
                "a message for every SNAP_E_* code, up to SNAP_E_LAST");

@@ -91,6 +91,8 @@ static const char *err_name(int err)
         [SNAP_E_VERIFY - SNAP_E_FIRST] = "SNAP_E_VERIFY",
         [SNAP_E_NOTFILE - SNAP_E_FIRST] = "SNAP_E_NOTFILE",
         [SNAP_E_NOMEMBARRIER - SNAP_E_FIRST] = "SNAP_E_NOMEMBARRIER",
+        [SNAP_E_FORKED - SNAP_E_FIRST] = "SNAP_E_FORKED",
+        [SNAP_E_MISMATCH - SNAP_E_FIRST] = "SNAP_E_MISMATCH",
     };
     _Static_assert(sizeof names / sizeof *names == SNAP_E_LAST - SNAP_E_FIRST + 1,
                    "a name for every SNAP_E_* code, up to SNAP_E_LAST");

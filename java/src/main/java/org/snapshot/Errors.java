@@ -10,7 +10,7 @@ final class Errors {
         "SNAP_E_INVAL", "SNAP_E_CLOSED", "SNAP_E_LOCKED", "SNAP_E_CORRUPT", "SNAP_E_BADMAGIC",
         "SNAP_E_VERSION", "SNAP_E_SIZE", "SNAP_E_TRUNCATED", "SNAP_E_RANGE", "SNAP_E_SYMLINK",
         "SNAP_E_PANIC", "SNAP_E_NOSPACE", "SNAP_E_UNSUPPORTED", "SNAP_E_VERIFY", "SNAP_E_NOTFILE",
-        "SNAP_E_NOMEMBARRIER",
+        "SNAP_E_NOMEMBARRIER", "SNAP_E_FORKED", "SNAP_E_MISMATCH",
     };
 
     static String name(int code) {
@@ -72,6 +72,11 @@ final class Errors {
                 return "If no thread writes the region while msync() runs, open it with "
                         + "Options.noConcurrentWriters(true); otherwise allow membarrier(2) in the "
                         + "process's seccomp profile (container runtime).";
+            case E_FORKED:
+                return "Open the region in the child process itself (after exec), not before fork.";
+            case E_MISMATCH:
+                return "Nothing was changed. Run `snapshot inspect " + p + "`: it names the data "
+                        + "file the log belongs to.";
             case -2:
                 return "Use PersistentRegion.create(path, size) to create it.";
             case -17:

@@ -55,7 +55,8 @@ final class SnapshotNative {
     static final int E_INVAL = -30100, E_CLOSED = -30099, E_LOCKED = -30098, E_CORRUPT = -30097,
             E_BADMAGIC = -30096, E_VERSION = -30095, E_SIZE = -30094, E_TRUNCATED = -30093,
             E_RANGE = -30092, E_SYMLINK = -30091, E_PANIC = -30090, E_NOSPACE = -30089,
-            E_UNSUPPORTED = -30088, E_VERIFY = -30087, E_NOTFILE = -30086, E_NOMEMBARRIER = -30085;
+            E_UNSUPPORTED = -30088, E_VERIFY = -30087, E_NOTFILE = -30086, E_NOMEMBARRIER = -30085,
+            E_FORKED = -30084, E_MISMATCH = -30083;
 
     // snap_options.flags
     static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4, POPULATE = 0x8;
