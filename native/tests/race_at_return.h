@@ -138,6 +138,29 @@ static struct race_result race_run(snap_region *r, const char *path, const struc
     return res;
 }
 
+/* Remove a region's data file and log. */
+static void race_remove(const char *path)
+{
+    char log[600];
+    snprintf(log, sizeof log, "%s.snaplog", path);
+    unlink(path);
+    unlink(log);
+}
+
+/* A fresh region at `path` (file back end, RACE_REGION bytes, reserving max_size if non-zero).
+ * Returns snap_open()'s code. */
+static int race_open_fresh(const char *path, uint64_t max_size, snap_region **r)
+{
+    race_remove(path);
+    snap_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = SNAP_CREATE;
+    o.backend = SNAP_BACKEND_FILE;
+    o.size = RACE_REGION;
+    o.max_size = max_size;
+    return snap_open(path, &o, r);
+}
+
 /* Every scope on a fresh region at `path` (file back end), msyncs_per_scope each. Prints one line
  * per scope and returns the number of violations plus failures. */
 static uint64_t race_all_scopes(const char *label, const char *path, uint64_t msyncs_per_scope)
@@ -147,17 +170,8 @@ static uint64_t race_all_scopes(const char *label, const char *path, uint64_t ms
     if (env && atoi(env) > 0)
         race_noise_threads = atoi(env) < RACE_MAX_NOISE ? atoi(env) : RACE_MAX_NOISE;
     for (size_t i = 0; i < sizeof race_scopes / sizeof race_scopes[0]; i++) {
-        char log[600];
-        snprintf(log, sizeof log, "%s.snaplog", path);
-        unlink(path);
-        unlink(log);
-        snap_options o;
-        memset(&o, 0, sizeof o);
-        o.flags = SNAP_CREATE;
-        o.backend = SNAP_BACKEND_FILE;
-        o.size = RACE_REGION;
         snap_region *r;
-        int rc = snap_open(path, &o, &r);
+        int rc = race_open_fresh(path, 0, &r);
         if (rc) {
             fprintf(stderr, "%s: snap_open: %s\n", path, snap_strerror(rc));
             return bad + 1;
@@ -255,19 +269,10 @@ static int race_wait(int *flag, int ms)
 static int race_paused_climber(const char *label, const char *path, uint64_t other)
 {
 
-    char log[600];
-    snprintf(log, sizeof log, "%s.snaplog", path);
-    unlink(path);
-    unlink(log);
-    snap_options o;
-    memset(&o, 0, sizeof o);
-    o.flags = SNAP_CREATE;
-    o.backend = SNAP_BACKEND_FILE;
-    o.size = RACE_REGION;
-    o.max_size = 256u << 20; /* level 1 then spans two pages, the levels above it lie beyond */
     snap_region *r;
     int64_t layout[SNAP_FOREIGN_L_COUNT];
-    if (snap_open(path, &o, &r) || snap_foreign_layout(r, layout, SNAP_FOREIGN_L_COUNT) ||
+    /* Reserving 256 MiB, level 1 spans two pages and the levels above it lie beyond. */
+    if (race_open_fresh(path, 256u << 20, &r) || snap_foreign_layout(r, layout, SNAP_FOREIGN_L_COUNT) ||
         layout[SNAP_FOREIGN_L_LEVELS] < 3)
         return 2;
     __atomic_store_n(&race_region, r, __ATOMIC_RELEASE);
@@ -318,8 +323,7 @@ static int race_paused_climber(const char *label, const char *path, uint64_t oth
     sigaction(SIGSEGV, &old, NULL);
     close(fd);
     snap_close(r);
-    unlink(path);
-    unlink(log);
+    race_remove(path);
     return result;
 }
 #endif

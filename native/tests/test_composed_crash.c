@@ -43,27 +43,10 @@
 #include "redo_log.h"
 #include "region.h"
 #include "sim.h"
+#include "crash_state.h"
 #include "test_util.h"
 
 static const char *DATA = "region";
-
-struct state {
-    uint8_t *bytes;
-    uint64_t size;
-};
-
-static void state_set(struct state *s, const uint8_t *bytes, uint64_t size)
-{
-    s->bytes = realloc(s->bytes, size ? size : 1);
-    REQUIRE(s->bytes);
-    memcpy(s->bytes, bytes, size);
-    s->size = size;
-}
-
-static int state_equals(const struct state *s, const uint8_t *bytes, uint64_t size)
-{
-    return s->size == size && memcmp(s->bytes, bytes, size) == 0;
-}
 
 /* ---- Workload plans ---------------------------------------------------------------------------- */
 

@@ -21,14 +21,10 @@
 #include "backend.h"
 #include "region.h"
 #include "sim.h"
+#include "crash_state.h"
 #include "test_util.h"
 
 #define MAX_SIZE (256u << 10)
-
-struct state {
-    uint8_t *bytes;
-    uint64_t size;
-};
 
 struct harness {
     struct test_rng rng;
@@ -39,19 +35,6 @@ struct harness {
     uint64_t states_checked, nested_checked, seed;
     uint64_t matched_old, matched_new;
 };
-
-static void state_set(struct state *s, const uint8_t *bytes, uint64_t size)
-{
-    s->bytes = realloc(s->bytes, size ? size : 1);
-    REQUIRE(s->bytes);
-    memcpy(s->bytes, bytes, size);
-    s->size = size;
-}
-
-static int state_equals(const struct state *s, const uint8_t *bytes, uint64_t size)
-{
-    return s->size == size && memcmp(s->bytes, bytes, size) == 0;
-}
 
 static const char *DATA = "region";
 

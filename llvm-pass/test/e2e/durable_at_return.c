@@ -26,10 +26,7 @@ int main(int argc, char **argv)
     for (uint64_t other = 8; other <= 64 && !expect_violations; other += 56) /* unmarked: no climb */
         bad += (uint64_t)race_paused_climber("plugin", path, other);
     bad += race_all_scopes("plugin", path, n);
-    char log[600];
-    snprintf(log, sizeof log, "%s.snaplog", path);
-    unlink(path);
-    unlink(log);
+    race_remove(path);
     int pass = expect_violations ? bad > 0 : bad == 0;
     printf("durable_at_return: %s%s\n", pass ? "PASS" : "FAIL",
            expect_violations ? " (built without the plugin: violations expected)" : "");
