@@ -236,6 +236,9 @@ void snap_track_slow(const void *addr, size_t len);
  *     next one: the line is either copied after the store became visible, or marked again after this
  *     msync cleared it. Nothing is lost. Racing stores to the *same line* as the copy may be committed
  *     in part by this msync and completely by the next.
+ *   To keep the first promise, the call waits for markings that another thread has begun (a few
+ *   instructions each, unless that thread is descheduled, stopped or, in a JVM, held at a
+ *   safepoint in the middle of one; native/src/dirty_map.h).
  *   This holds because, between clearing the dirty bits and copying the lines, msync issues
  *   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (MEMBARRIER_CMD_GLOBAL, much slower, where the
  *   kernel lacks the former): the store hook tests an already-set bit with a plain load, which the
