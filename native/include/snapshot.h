@@ -45,6 +45,27 @@
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
  * pages), so the only way forward is snap_close() and reopening, which recovers from the log.
  *
+ * Full file system (or quota). Running out of space is an error, never a signal (SIGBUS from a
+ * store into a mapping whose page the file system cannot allocate). Before its commit point,
+ * snap_msync() reserves the blocks its record needs in the log and the blocks of the data file it
+ * will write (fallocate(2); native/src/backend/space.h). Without room it returns -ENOSPC (or
+ * -EDQUOT) with nothing committed: the stores stay marked and the region stays open, not in
+ * panic, so a later snap_msync() commits them once there is room (and meanwhile an msync whose
+ * lines all have their blocks, with room in the log, commits as usual). snap_grow() and
+ * snap_open() return -ENOSPC too; a failed snap_open(SNAP_CREATE) leaves no file behind. The DRAM
+ * copy never needs the file system's space: on tmpfs (and any file system not known to read holes
+ * without allocating them), where a fault on a hole of a file allocates a page even to read it,
+ * the copy maps the data file's holes as anonymous memory (past 1024 data extents in one mapping,
+ * it allocates the rest's holes at open instead: -ENOSPC there, not a signal later).
+ * Cost: nothing for a region snap_open() created (its data file is preallocated) or an adopted
+ * file without holes; an adopted file with holes gets each 64 KiB piece allocated by the first
+ * commit that writes into it (one fallocate; nothing at open, so a sparse multi-GiB file stays
+ * sparse except where it is written; at most 64 KiB more than written, per piece). A write that
+ * fails after the commit point anyway (an I/O error; -ENOSPC on a file system that needs new
+ * space even to overwrite, like btrfs, where the file back end therefore writes the data file
+ * with pwrite(2) rather than stores) puts the region in the panic state with that error although
+ * the record committed: as after a crash during the call, the next open replays it.
+ *
  * Thread-safety, in one place:
  *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
  *     concurrently with each other and with snap_msync();
@@ -252,8 +273,10 @@ void snap_track_slow(const void *addr, size_t len);
  * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
- * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
- *   which the region is in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
+ * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -ENOSPC or -EDQUOT if the file system
+ *   has no room for this commit (see "Full file system"): nothing was written, the lines stay
+ *   marked and the region open (not sticky); -EIO, ... from the media, after which the region is
+ *   in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
  *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
  *   was written and the lines stay marked, but the region is in the panic state as after any failed
  *   commit; SNAP_E_VERIFY in verification mode (the commit itself succeeded). Thread-safe. */
@@ -263,7 +286,8 @@ int snap_msync(snap_region *r);
  * extended now; the new bytes read as zero; the new size commits atomically with the next
  * snap_msync() — a crash before that recovers the old size. snap_base() does not move.
  * Errors: SNAP_E_INVAL (new_size smaller than the size), SNAP_E_NOSPACE (beyond max_size),
- * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file).
+ * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file: the file and the region
+ * keep their size, and the region stays usable).
  * Thread-safe with snap_msync() and with stores below the old size. */
 int snap_grow(snap_region *r, uint64_t new_size);
 
