@@ -144,7 +144,8 @@ enum snap_backend_kind {
 };
 
 /* Flags for snap_options.flags. */
-#define SNAP_CREATE 0x1u        /* create the data file if it does not exist (needs size > 0) */
+#define SNAP_CREATE 0x1u        /* create the data file if it does not exist (needs size > 0),
+                                   atomically: see snap_open() */
 #define SNAP_EXCL 0x2u          /* with SNAP_CREATE: fail with -EEXIST if the data file exists */
 #define SNAP_NO_CONCURRENT_WRITERS 0x4u
 /* Promise that no store into the region runs concurrently with snap_msync() (one writer thread, or
@@ -172,11 +173,15 @@ typedef struct snap_options {
     enum snap_backend_kind backend; /* SNAP_BACKEND_AUTO if zero */
     uint64_t size;             /* bytes. 0: take the committed size of an existing region. Non-zero:
                                   must equal it (else SNAP_E_SIZE), or sets the size of a new or empty
-                                  data file */
+                                  data file. At most 2^63-1 (else SNAP_E_INVAL) */
     uint64_t max_size;         /* how far snap_grow() may go without moving the region. 0: size
-                                  rounded up to 1 GiB. Only virtual address space is reserved */
-    uint64_t log_capacity;     /* bytes of log between checkpoints; 0: 64 MiB. The log grows past it
-                                  when a single commit needs more */
+                                  rounded up to 1 GiB. Only virtual address space is reserved. At
+                                  most 2^63-1 (else SNAP_E_INVAL); beyond the arena SNAP_E_NOSPACE */
+    uint64_t log_capacity;     /* bytes of log between checkpoints, for a new log; 0: 64 MiB, but
+                                  on the PM back end (whose log is preallocated) twice the region's
+                                  size, at least 64 KiB and at most 64 MiB. At most 2^40 (else
+                                  SNAP_E_INVAL). The log grows past it when a single commit needs
+                                  more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
                                   data file's permissions */
     void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
@@ -189,6 +194,14 @@ typedef struct snap_region snap_region;
  * `opts` may be NULL (defaults: existing file, size from the file, AUTO back end).
  * A data file without a sidecar is adopted as it is: its current bytes are the committed state.
  * On success *out is a new handle; on failure *out is NULL and nothing committed has been changed.
+ * Creating (SNAP_CREATE, no data file yet) is atomic: the data file is made without a name
+ * (O_TMPFILE), given its size (preallocated zeros) and only then linked under `path`, and the log
+ * is made after it (native/src/create.c). A kill or crash at any instant leaves either no data
+ * file or one of the full size holding zeros, with or without a log: a valid region, which the
+ * next open adopts. A create that fails (e.g. -ENOSPC sizing the data file or the log) leaves no
+ * file behind. (Where the file system lacks O_TMPFILE a kill can leave a hidden temporary file,
+ * ".<name>.snapnew-<random>", that nothing reads.) An existing empty data file with no log still
+ * needs a size (SNAP_E_INVAL without one); with one it is sized, as before.
  * Errors: SNAP_E_INVAL, SNAP_E_LOCKED, SNAP_E_CORRUPT, SNAP_E_BADMAGIC, SNAP_E_VERSION, SNAP_E_SIZE,
  *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE,
  *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
