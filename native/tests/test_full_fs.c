@@ -17,7 +17,8 @@
  *     file system has room again (the filler removed) an msync commits every store;
  *   - snap_grow() on the full file system is -ENOSPC and leaves the data file as it was;
  *   - after close, a reopen holds that state, byte for byte.
- * The file back end runs twice: applying with stores through its shared mapping (as on ext4 and
+ * Then a fragmented sparse file on tmpfs, with more data extents than the copy maps one by one
+ * (fragmented_scenario). The file back end runs twice: applying with stores through its shared mapping (as on ext4 and
  * tmpfs) and with pwrite (as on file systems that may need new space to overwrite).
  * Needs root for the mounts (CI runs as root); otherwise it says so and passes. */
 #ifndef _GNU_SOURCE
@@ -186,6 +187,145 @@ static int scenario(const char *dir, enum snap_backend_kind backend, enum kind k
     return test_failures;
 }
 
+/* Lines of /proc/self/maps (mappings) that overlap [lo, hi). */
+static int mappings_in(uintptr_t lo, uintptr_t hi)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    REQUIRE(f);
+    char line[4608];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static uint64_t allocated(const char *path)
+{
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+/* A fragmented sparse file on tmpfs: data in every other page, FRAG_PAGES / 2 data extents, more
+ * than the DRAM copy maps one by one (1024, backend.c map_file_copy): the rest of the copy is one
+ * mapping of the file, whose holes are allocated at open. So: an open on the full file system
+ * fails with -ENOSPC (not a store later with SIGBUS); with room it allocates exactly the rest's
+ * holes, keeps the mappings bounded, and reads the file's bytes; after filling the file system
+ * again a store into every page faults nowhere, the msync is -ENOSPC (the first holes need blocks
+ * for the apply), and with room everything commits. */
+#define FRAG_PAGES 2600u
+#define COPY_MAX_EXTENTS 1024u
+
+static uint8_t frag_byte(uint64_t page, unsigned round)
+{
+    return (uint8_t)(page * 5 + round * 37 + 1);
+}
+
+static int fragmented_scenario(const char *dir)
+{
+    char *path = test_path(dir, "frag");
+    const uint64_t size = (uint64_t)FRAG_PAGES * PAGE;
+    snap_options o = {.backend = SNAP_BACKEND_FILE, .log_capacity = LOG_CAP};
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    uint8_t one = frag_byte(0, 0);
+    REQUIRE(pwrite(fd, &one, 1, 17) == 1);
+    REQUIRE(ftruncate(fd, (off_t)size) == 0);
+    snap_region *r;
+    REQUIRE_OK(snap_open(path, &o, &r)); /* makes the log while there is room */
+    REQUIRE_OK(snap_close(r));
+    for (uint64_t p = 2; p < FRAG_PAGES; p += 2) { /* now the data: every other page */
+        one = frag_byte(p, 0);
+        REQUIRE(pwrite(fd, &one, 1, (off_t)(p * PAGE + 17)) == 1);
+    }
+    close(fd);
+
+    scratch_fill(dir, "filler");
+    CHECK_RC(snap_open(path, &o, &r), -ENOSPC);
+    scratch_unfill(dir, "filler");
+
+    uint64_t before = allocated(path);
+    REQUIRE_OK(snap_open(path, &o, &r));
+    /* The rest starts at the first page of the extent past the limit; its holes got blocks. */
+    uint64_t rest_holes = (FRAG_PAGES - 2 * COPY_MAX_EXTENTS) / 2;
+    uint64_t grown = allocated(path) - before;
+    if (grown != rest_holes * PAGE)
+        fprintf(stderr, "  the open allocated %llu bytes, wanted the rest's %llu holes\n",
+                (unsigned long long)grown, (unsigned long long)rest_holes);
+    CHECK(grown == rest_holes * PAGE);
+    uint8_t *b = snap_base(r);
+    int maps = mappings_in((uintptr_t)b, (uintptr_t)b + size);
+    CHECK(maps >= (int)COPY_MAX_EXTENTS && maps <= 2 * (int)COPY_MAX_EXTENTS + 2);
+    int ok = 1;
+    for (uint64_t p = 0; p < FRAG_PAGES; p++)
+        for (uint64_t i = 0; i < PAGE; i += 509)
+            ok &= b[p * PAGE + i] == 0;
+    for (uint64_t p = 0; p < FRAG_PAGES; p++)
+        ok &= b[p * PAGE + 17] == (p % 2 ? 0 : frag_byte(p, 0));
+    CHECK(ok);
+
+    scratch_fill(dir, "filler");
+    for (uint64_t p = 0; p < FRAG_PAGES; p++) { /* no store faults, holes of the copy included */
+        b[p * PAGE + 40] = frag_byte(p, 1);
+        REQUIRE_OK(snap_track(r, b + p * PAGE + 40, 1));
+    }
+    CHECK_RC(snap_msync(r), -ENOSPC);
+    scratch_unfill(dir, "filler");
+    CHECK_RC(snap_msync(r), 0);
+    CHECK_RC(snap_close(r), 0);
+    REQUIRE_OK(snap_open(path, &o, &r));
+    b = snap_base(r);
+    ok = 1;
+    for (uint64_t p = 0; p < FRAG_PAGES; p++)
+        ok &= b[p * PAGE + 17] == (p % 2 ? 0 : frag_byte(p, 0)) && b[p * PAGE + 40] == frag_byte(p, 1);
+    CHECK(ok);
+    CHECK_RC(snap_close(r), 0);
+    free(path);
+    return test_failures;
+}
+
+static void fragmented(void)
+{
+    const char *why = scratch_can_mount();
+    if (why) {
+        printf("test_full_fs: skipped the fragmented file: %s\n", why);
+        return;
+    }
+    char *top = test_tmpdir("full_fs", "disk");
+    char *dir = test_path(top, "mnt");
+    REQUIRE(mkdir(dir, 0755) == 0);
+    REQUIRE(scratch_mount_tmpfs(dir, "16m") == 0);
+    fprintf(stderr, "tmpfs, file back end, a fragmented sparse data file (%u data extents):\n",
+            FRAG_PAGES / 2);
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        test_failures = 0;
+        _exit(fragmented_scenario(dir) ? 1 : 0);
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "  the child was killed by signal %d (%s)\n", WTERMSIG(st),
+                strsignal(WTERMSIG(st)));
+        test_failures++;
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "  the child's checks failed (exit %d)\n", WEXITSTATUS(st));
+        test_failures++;
+    } else {
+        cases++;
+    }
+    scratch_umount(dir, NULL);
+    test_rmdir(top);
+    free(dir);
+    free(top);
+}
+
 static void run(const char *fs, enum snap_backend_kind backend, enum kind k)
 {
     const char *apply = backend != SNAP_BACKEND_FILE  ? ""
@@ -247,5 +387,7 @@ int main(void)
     for (int f = 0; f < 2; f++)
         for (int k = CREATED; k <= ADOPTED_SPARSE; k++)
             run(fss[f], SNAP_BACKEND_FILE, (enum kind)k);
+    snap_file_apply_pwrite = -1;
+    fragmented();
     return test_done("test_full_fs", cases);
 }
