@@ -20,6 +20,10 @@
  *
  * A create that fails after the link (sizing or writing the log, mapping the copy ...) removes
  * the log and then the data file again (snap_data_discard), so a failed create leaves nothing.
+ *
+ * The name is only ever linked, never opened with O_CREAT, so a dangling symlink at `path` is an
+ * existing name (-EEXIST), not a way to create its target; an existing file is opened as before
+ * (following a symlink to it).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -146,14 +150,15 @@ int snap_data_open(const char *path, const snap_options *o, int *created)
     *created = 0;
     const int create = !!(o->flags & SNAP_CREATE), excl = create && (o->flags & SNAP_EXCL);
     for (int attempt = 0; attempt < 8; attempt++) {
+        struct stat st;
         if (!excl) {
             int fd = open(path, O_RDWR | O_CLOEXEC);
             if (fd >= 0 || errno != ENOENT || !create)
                 return fd >= 0 ? fd : -errno;
-        } else {
-            struct stat st; /* early answer only: the link below decides */
             if (lstat(path, &st) == 0)
-                return -EEXIST;
+                return -EEXIST; /* a dangling symlink: the name is taken; no creating through it */
+        } else if (lstat(path, &st) == 0) { /* early answer only: the link below decides */
+            return -EEXIST;
         }
         if (o->size == 0)
             return SNAP_E_INVAL; /* a new data file needs a size; nothing made */
