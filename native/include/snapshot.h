@@ -45,6 +45,27 @@
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
  * pages), so the only way forward is snap_close() and reopening, which recovers from the log.
  *
+ * Full file system (or quota). Running out of space is an error, never a signal (SIGBUS from a
+ * store into a mapping whose page the file system cannot allocate). Before its commit point,
+ * snap_msync() reserves the blocks its record needs in the log and the blocks of the data file it
+ * will write (fallocate(2); native/src/backend/space.h). Without room it returns -ENOSPC (or
+ * -EDQUOT) with nothing committed: the stores stay marked and the region stays open, not in
+ * panic, so a later snap_msync() commits them once there is room (and meanwhile an msync whose
+ * lines all have their blocks, with room in the log, commits as usual). snap_grow() and
+ * snap_open() return -ENOSPC too; a failed snap_open(SNAP_CREATE) leaves no file behind. The DRAM
+ * copy never needs the file system's space: on tmpfs (and any file system not known to read holes
+ * without allocating them), where a fault on a hole of a file allocates a page even to read it,
+ * the copy maps the data file's holes as anonymous memory (past 1024 data extents in one mapping,
+ * it allocates the rest's holes at open instead: -ENOSPC there, not a signal later).
+ * Cost: nothing for a region snap_open() created (its data file is preallocated) or an adopted
+ * file without holes; an adopted file with holes gets each 64 KiB piece allocated by the first
+ * commit that writes into it (one fallocate; nothing at open, so a sparse multi-GiB file stays
+ * sparse except where it is written; at most 64 KiB more than written, per piece). A write that
+ * fails after the commit point anyway (an I/O error; -ENOSPC on a file system that needs new
+ * space even to overwrite, like btrfs, where the file back end therefore writes the data file
+ * with pwrite(2) rather than stores) puts the region in the panic state with that error although
+ * the record committed: as after a crash during the call, the next open replays it.
+ *
  * Thread-safety, in one place:
  *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
  *     concurrently with each other and with snap_msync();
@@ -123,7 +144,8 @@ enum snap_backend_kind {
 };
 
 /* Flags for snap_options.flags. */
-#define SNAP_CREATE 0x1u        /* create the data file if it does not exist (needs size > 0) */
+#define SNAP_CREATE 0x1u        /* create the data file if it does not exist (needs size > 0),
+                                   atomically: see snap_open() */
 #define SNAP_EXCL 0x2u          /* with SNAP_CREATE: fail with -EEXIST if the data file exists */
 #define SNAP_NO_CONCURRENT_WRITERS 0x4u
 /* Promise that no store into the region runs concurrently with snap_msync() (one writer thread, or
@@ -151,11 +173,15 @@ typedef struct snap_options {
     enum snap_backend_kind backend; /* SNAP_BACKEND_AUTO if zero */
     uint64_t size;             /* bytes. 0: take the committed size of an existing region. Non-zero:
                                   must equal it (else SNAP_E_SIZE), or sets the size of a new or empty
-                                  data file */
+                                  data file. At most 2^63-1 (else SNAP_E_INVAL) */
     uint64_t max_size;         /* how far snap_grow() may go without moving the region. 0: size
-                                  rounded up to 1 GiB. Only virtual address space is reserved */
-    uint64_t log_capacity;     /* bytes of log between checkpoints; 0: 64 MiB. The log grows past it
-                                  when a single commit needs more */
+                                  rounded up to 1 GiB. Only virtual address space is reserved. At
+                                  most 2^63-1 (else SNAP_E_INVAL); beyond the arena SNAP_E_NOSPACE */
+    uint64_t log_capacity;     /* bytes of log between checkpoints, for a new log; 0: 64 MiB, but
+                                  on the PM back end (whose log is preallocated) twice the region's
+                                  size, at least 64 KiB and at most 64 MiB. At most 2^40 (else
+                                  SNAP_E_INVAL). The log grows past it when a single commit needs
+                                  more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
                                   data file's permissions */
     void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
@@ -168,6 +194,14 @@ typedef struct snap_region snap_region;
  * `opts` may be NULL (defaults: existing file, size from the file, AUTO back end).
  * A data file without a sidecar is adopted as it is: its current bytes are the committed state.
  * On success *out is a new handle; on failure *out is NULL and nothing committed has been changed.
+ * Creating (SNAP_CREATE, no data file yet) is atomic: the data file is made without a name
+ * (O_TMPFILE), given its size (preallocated zeros) and only then linked under `path`, and the log
+ * is made after it (native/src/create.c). A kill or crash at any instant leaves either no data
+ * file or one of the full size holding zeros, with or without a log: a valid region, which the
+ * next open adopts. A create that fails (e.g. -ENOSPC sizing the data file or the log) leaves no
+ * file behind. (Where the file system lacks O_TMPFILE a kill can leave a hidden temporary file,
+ * ".<name>.snapnew-<random>", that nothing reads.) An existing empty data file with no log still
+ * needs a size (SNAP_E_INVAL without one); with one it is sized, as before.
  * Errors: SNAP_E_INVAL, SNAP_E_LOCKED, SNAP_E_CORRUPT, SNAP_E_BADMAGIC, SNAP_E_VERSION, SNAP_E_SIZE,
  *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE,
  *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
@@ -255,8 +289,10 @@ void snap_track_slow(const void *addr, size_t len);
  * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
- * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
- *   which the region is in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
+ * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -ENOSPC or -EDQUOT if the file system
+ *   has no room for this commit (see "Full file system"): nothing was written, the lines stay
+ *   marked and the region open (not sticky); -EIO, ... from the media, after which the region is
+ *   in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
  *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
  *   was written and the lines stay marked, but the region is in the panic state as after any failed
  *   commit; SNAP_E_VERIFY in verification mode (the commit itself succeeded). Thread-safe. */
@@ -266,7 +302,8 @@ int snap_msync(snap_region *r);
  * extended now; the new bytes read as zero; the new size commits atomically with the next
  * snap_msync() — a crash before that recovers the old size. snap_base() does not move.
  * Errors: SNAP_E_INVAL (new_size smaller than the size), SNAP_E_NOSPACE (beyond max_size),
- * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file).
+ * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file: the file and the region
+ * keep their size, and the region stays usable).
  * Thread-safe with snap_msync() and with stores below the old size. */
 int snap_grow(snap_region *r, uint64_t new_size);
 

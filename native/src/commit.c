@@ -12,6 +12,14 @@
  *             3. copy those lines from DRAM into a staging record {header, runs, data, CRC-32C};
  *                the record carries epoch k and the region's size
  *             4. if the record does not fit after the last one: checkpoint (below)
+ *            4b. reserve room: the file system blocks of the record's span in L and of its
+ *                runs in D (backend.h, reserve; space.h), and, if step 4 must grow the log,
+ *                its new size, before step 4 writes anything. A full file system fails here, with
+ *                nothing of the record written: the lines go back to the dirty map and the
+ *                region stays OPEN (not PANIC: no write failed), so the msync returns -ENOSPC
+ *                and a later one commits the same stores once there is room. Without it the
+ *                failure would come after the commit point, from step 6, where a store into a
+ *                hole of D through a mapping dies of SIGBUS
  *             5. write the record to L at the end of the chain;  barrier(L)    <-- COMMIT POINT
  *             6. apply: write the record's runs to D (no barrier; made durable by the next
  *                checkpoint, and until then recoverable from L). A staged record is applied
@@ -69,6 +77,14 @@
  *       size commits with the next record; recovery cuts D back to the committed size.
  *   (8) After a failed write or barrier nothing more is written: the region is in PANIC. A deferred
  *       apply that fails fails the msync (or the close) that runs it; its record stays in L.
+ *       A failed reservation (step 4b) is not such a failure: it comes before any write of the
+ *       record, so a retry writes the record at the same place and epoch as if it were the first
+ *       attempt (9 holds: nothing of the failed attempt can be on the media). Step 4b makes the
+ *       apply's writes unable to fail for want of space on file systems that overwrite in place;
+ *       if an apply fails anyway (-EIO, or -ENOSPC where overwrites need new space), the msync
+ *       returns the error after its record committed: the region is in PANIC, and the next open
+ *       replays the record (5), so the caller sees what a crash during the call would give —
+ *       this state or the previous one, here this one.
  *   (9) A record is never written at the place (area offset, epoch) of an earlier record whose
  *       first line may be on the media. Otherwise a retry whose lines partly reach the media could
  *       complete an older torn record, and recovery would replay an msync that never returned
@@ -127,7 +143,8 @@
  *
  *      snap_open() ──> OPEN ──(write/barrier fails: commit_once)──> PANIC
  *                       │  ^                                          │
- *                       │  └── snap_msync(), snap_grow()              │
+ *                       │  └── snap_msync(), snap_grow(), and a       │
+ *                       │      failed reservation (step 4b)           │
  *                       └──────────── snap_close() ──> CLOSED <───────┘
  *
  * GROUP COMMIT. Callers register under r->mu (requested++). One caller at a time is the leader: it
@@ -315,6 +332,28 @@ static int apply_pending(struct snap_region *r)
     return 0;
 }
 
+/* The record area that a record of `need` bytes asks for: the current one if large enough, else
+ * twice it (at least `need`), rounded up to 1 MiB. */
+static uint64_t area_for(const struct snap_region *r, uint64_t need)
+{
+    uint64_t area = r->log.area_size;
+    if (need <= area)
+        return area;
+    area = area * 2 > need ? area * 2 : need;
+    return (area + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
+}
+
+/* Make the log file long enough for an area of area_for(need) bytes. Only the checkpoint's
+ * header makes the area that large; a log file longer than its header says is harmless (nothing
+ * reads past area_size), so step 4 grows it first, before anything is written, where a failure
+ * (-ENOSPC: PM preallocates) is a failed reservation (step 4b), not a panic. */
+static int grow_log(struct snap_region *r, uint64_t need)
+{
+    uint64_t want = SNAP_LOG_AREA_OFF + area_for(r, need), have;
+    int rc = snap_be_size(r->be, SNAP_LOG, &have);
+    return rc || have >= want ? rc : snap_be_resize(r->be, SNAP_LOG, want);
+}
+
 /* Checkpoint, and make the record area at least min_area bytes. */
 static int checkpoint_sized(struct snap_region *r, uint64_t min_area)
 {
@@ -325,12 +364,9 @@ static int checkpoint_sized(struct snap_region *r, uint64_t min_area)
     if (rc)
         return rc;
     if (min_area > h.area_size) {
-        uint64_t area = h.area_size * 2 > min_area ? h.area_size * 2 : min_area;
-        area = (area + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
-        rc = snap_be_resize(r->be, SNAP_LOG, SNAP_LOG_AREA_OFF + area);
-        if (rc)
+        if ((rc = grow_log(r, min_area)) != 0)
             return rc;
-        h.area_size = area;
+        h.area_size = area_for(r, min_area);
     }
     h.seq++;
     h.base_epoch = r->next_epoch;
@@ -472,6 +508,16 @@ static int apply_streamed(struct snap_region *r, const struct record *rec)
     return rc;
 }
 
+/* Step 4b: room for the record's span in L and for its runs in D, before anything of it is
+ * written (invariant 8). */
+static int reserve_record(struct snap_region *r, const struct record *rec)
+{
+    int rc = snap_be_reserve(r->be, SNAP_LOG, rec->at, rec->total);
+    for (uint64_t i = 0; i < rec->nruns && !rc; i++)
+        rc = snap_be_reserve(r->be, SNAP_DATA, rec->runs[i].off, rec->runs[i].len);
+    return rc;
+}
+
 /* The verification oracle compares the data file with DRAM, so the pending record goes first. */
 static int verify_now(struct snap_region *r)
 {
@@ -479,8 +525,9 @@ static int verify_now(struct snap_region *r)
     return rc ? rc : snap_verify_region(r);
 }
 
-/* Steps 1-6 of the protocol. Leader only (r->leader_active), without r->mu. */
-static int commit_once(struct snap_region *r)
+/* Steps 1-6 of the protocol. Leader only (r->leader_active), without r->mu. *untouched is set
+ * when it fails with nothing written and every line given back (step 4b): no panic. */
+static int commit_once(struct snap_region *r, int *untouched)
 {
     snap_assert_region_state(r);
     uint64_t size = snap_region_size(r);
@@ -531,9 +578,23 @@ static int commit_once(struct snap_region *r)
         rec.runs[i] = (struct snap_rec_run){off, len < size - off ? len : size - off};
     }
 
-    if (r->log_off + rec.total > r->log.area_size) /* step 4 */
-        rc = checkpoint_sized(r, rec.total);
+    /* Steps 4 and 4b. A log too small for the record grows before anything is written; then the
+     * checkpoint, then the record's room. A failed growth or reservation writes nothing. */
+    int room = 0;
+    if (r->log_off + rec.total > r->log.area_size) {
+        room = grow_log(r, rec.total);
+        if (!room)
+            rc = checkpoint_sized(r, rec.total); /* step 4 */
+    }
     rec.at = SNAP_LOG_AREA_OFF + r->log_off;
+    if (!rc && !room)
+        room = reserve_record(r, &rec); /* step 4b */
+    if (room) {
+        for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
+            snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
+        *untouched = 1;
+        return room;
+    }
     if (!rc)
         rc = write_record(r, &rec, size);
     if (!rc)
@@ -621,7 +682,8 @@ int snap_msync(snap_region *r)
         uint64_t before = r->covered, upto = r->requested;
         pthread_mutex_unlock(&r->mu);
         uint64_t c0 = waited ? now_ns() : t0; /* the commit's own time, without the waits */
-        rc = commit_once(r);
+        int untouched = 0;
+        rc = commit_once(r, &untouched);
         t1 = now_ns();
         pthread_mutex_lock(&r->mu);
         r->leader_active = 0;
@@ -629,7 +691,7 @@ int snap_msync(snap_region *r)
         r->group_hint = (upto - before) + (r->requested - upto); /* covered + arrived meanwhile */
         if (rc == 0 || rc == SNAP_E_VERIFY) {
             r->covered = upto;
-        } else {
+        } else if (!untouched) {
             r->panic_err = rc; /* invariant 8: sticky */
             __atomic_store_n(&r->state, SNAP_STATE_PANIC, __ATOMIC_RELEASE);
         }

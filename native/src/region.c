@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "create.h"
 #include "region.h"
 
 #define SNAP_LOG_SUFFIX ".snaplog"
@@ -87,23 +88,22 @@ static int open_log(const char *log_path, mode_t mode, int *created)
     return -EEXIST;
 }
 
-/* Open, lock and check the data file and its log, and build the back end over them. */
+/* Open, lock and check the data file and its log, and build the back end over them. *created:
+ * the data file was created by this call (create.c); on failure it is removed again. */
 static int open_backend(const char *path, const snap_options *o, struct snap_backend **be,
-                        int *lock_fd)
+                        int *lock_fd, int *data_created)
 {
     *be = NULL;
     *lock_fd = -1;
+    *data_created = 0;
     if (o->backend == SNAP_BACKEND_SIM) {
         if (!o->sim)
             return SNAP_E_INVAL;
         return snap_backend_sim_open(o->sim, path, !!(o->flags & SNAP_CREATE), be);
     }
-    int oflags = O_RDWR | O_CLOEXEC;
-    if (o->flags & SNAP_CREATE)
-        oflags |= O_CREAT | ((o->flags & SNAP_EXCL) ? O_EXCL : 0);
-    int dfd = open(path, oflags, o->mode ? o->mode : 0644);
+    int dfd = snap_data_open(path, o, data_created); /* whole, or not there: create.c */
     if (dfd < 0)
-        return errno == EISDIR ? SNAP_E_NOTFILE : -errno;
+        return dfd == -EISDIR ? SNAP_E_NOTFILE : dfd;
     int rc, lfd = -1, created = 0;
     char *log_path = NULL;
     struct stat st;
@@ -157,8 +157,23 @@ fail:
     if (created && log_path)
         unlink(log_path); /* nothing can be in a log we just created */
     free(log_path);
+    if (*data_created)
+        snap_data_discard(path, dfd); /* a failed create leaves nothing */
+    *data_created = 0;
     close(dfd);
     return rc;
+}
+
+/* The record area of a new log when log_capacity is 0. 64 MiB, but on PM, whose log is
+ * preallocated (stored to through a mapping: space.h), twice the region (at least
+ * SNAP_LOG_MIN_CAPACITY): a small region then fits on a small file system. A record larger than
+ * the area grows the log first (commit.c, step 4), so the size only sets how often the log is
+ * emptied: with twice the region, a commit of the whole region still fits. */
+static uint64_t default_log_capacity(const struct snap_backend *be, uint64_t data_size)
+{
+    if (be->kind != SNAP_BACKEND_PMEM || data_size >= SNAP_LOG_DEFAULT_CAPACITY / 2)
+        return SNAP_LOG_DEFAULT_CAPACITY;
+    return 2 * data_size > SNAP_LOG_MIN_CAPACITY ? 2 * data_size : SNAP_LOG_MIN_CAPACITY;
 }
 
 /* Give a new, empty data file its size, then recover (or create the log). *fresh (if not NULL) is
@@ -177,10 +192,11 @@ static int prepare(struct snap_backend *be, const snap_options *o, struct snap_r
             return SNAP_E_INVAL; /* an empty file and no size to give it */
         if ((rc = snap_be_resize(be, SNAP_DATA, o->size)) != 0)
             return rc;
+        dsize = o->size;
         if (fresh)
             *fresh = 1;
     }
-    uint64_t cap = o->log_capacity ? o->log_capacity : SNAP_LOG_DEFAULT_CAPACITY;
+    uint64_t cap = o->log_capacity ? o->log_capacity : default_log_capacity(be, dsize);
     cap = (cap + SNAP_REC_ALIGN - 1) & ~(uint64_t)(SNAP_REC_ALIGN - 1);
     if (cap < 4096)
         cap = 4096;
@@ -251,19 +267,39 @@ void snap_region_bury(struct snap_region *r)
 
 static const snap_options default_options;
 
+/* The largest log_capacity accepted: beyond it an option is a mistake, not a wish (the log's
+ * record area is a file's extent, and on PM preallocated). */
+#define SNAP_LOG_MAX_CAPACITY (1ull << 40)
+
+/* Checks of the options that need no file: bad ones are refused before anything is created. */
+static int check_options(const snap_options *o)
+{
+    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE) ||
+        (unsigned)o->backend > SNAP_BACKEND_SIM)
+        return SNAP_E_INVAL;
+    if (o->size > (uint64_t)INT64_MAX || o->max_size > (uint64_t)INT64_MAX || /* no file is */
+        o->log_capacity > SNAP_LOG_MAX_CAPACITY)
+        return SNAP_E_INVAL;
+    return 0;
+}
+
 int snap_recover(const char *path, const snap_options *opts)
 {
     if (!path)
         return SNAP_E_INVAL;
     const snap_options *o = opts ? opts : &default_options;
     struct snap_backend *be;
-    int lock_fd;
-    int rc = open_backend(path, o, &be, &lock_fd);
+    int lock_fd, created;
+    int rc = check_options(o);
+    if (!rc)
+        rc = open_backend(path, o, &be, &lock_fd, &created);
     if (rc)
         return rc;
     struct snap_recovery rec;
     rc = prepare(be, o, &rec, NULL);
     snap_be_close(be);
+    if (rc && created)
+        snap_data_discard(path, lock_fd);
     if (lock_fd >= 0)
         close(lock_fd);
     return rc;
@@ -277,8 +313,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     if (!path || !*path)
         return SNAP_E_INVAL;
     const snap_options *o = opts ? opts : &default_options;
-    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE) ||
-        (unsigned)o->backend > SNAP_BACKEND_SIM)
+    if (check_options(o))
         return SNAP_E_INVAL;
 
     struct snap_region *r = calloc(1, sizeof *r);
@@ -293,10 +328,11 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
         return rc;
     }
     struct snap_recovery rec;
-    int fresh = 0;
-    rc = open_backend(path, o, &r->be, &r->lock_fd);
+    int fresh = 0, created = 0;
+    rc = open_backend(path, o, &r->be, &r->lock_fd, &created);
     if (!rc)
         rc = prepare(r->be, o, &rec, &fresh);
+    fresh |= created; /* created whole (create.c): zeros */
     if (rc)
         goto fail_files;
 
@@ -332,6 +368,8 @@ fail_arena:
     snap_arena_free(r->base, r->reserve);
 fail_files:
     snap_be_close(r->be);
+    if (created)
+        snap_data_discard(path, r->lock_fd); /* a failed create leaves nothing */
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     snap_commit_destroy(r);

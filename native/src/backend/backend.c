@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "hugepage.h"
+#include "space.h"
 
 void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, int err)
 {
@@ -128,6 +129,69 @@ static int64_t data_bytes(int fd, uint64_t off, uint64_t end)
     return rc < 0 ? rc : (int64_t)n;
 }
 
+/* At most this many data extents get mappings of their own in a copy (see map_file_copy). */
+#define COPY_MAX_EXTENTS 1024
+
+/* Map [addr, addr+len) as a copy-on-write mapping of fd's bytes [off, off+len). */
+static int map_file_range(int fd, uint8_t *addr, uint64_t off, uint64_t len)
+{
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
+                   (off_t)off);
+    return p == MAP_FAILED ? -errno : 0;
+}
+
+static int map_anon_range(uint8_t *addr, uint64_t len)
+{
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? -errno : 0;
+}
+
+/* The copy as a copy-on-write mapping of the file, filled lazily by the kernel: nothing is read at
+ * open and clean pages stay reclaimable page cache, but every page is 4 KiB and its first store
+ * faults and copies it. [off, off+len) page-aligned; the file holds data up to `end`.
+ *
+ * Holes. Where a fault that reads a hole allocates the page (tmpfs, and any file system not known
+ * not to: snap_space_reads_ok), a first store into a hole of the copy would allocate a page of
+ * the file system, and die of SIGBUS when it is full. There the holes (whole pages of them) are
+ * mapped as anonymous memory instead, which reads the same zeros and never touches the file; the
+ * data extents keep the file's mapping. That costs a mapping (a VMA) per extent, so past
+ * COPY_MAX_EXTENTS data extents the rest of the range is one mapping of the file whose holes are
+ * allocated first (fallocate: they cost file system space, memory on tmpfs; on a full file system
+ * the open fails with -ENOSPC instead of a store with SIGBUS later). */
+static int map_file_copy(int fd, uint8_t *addr, uint64_t off, uint64_t len, uint64_t end)
+{
+    if (snap_space_reads_ok(fd))
+        return map_file_range(fd, addr, off, len);
+    const uint64_t mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1, stop = off + len;
+    uint64_t pos = off, d, h;
+    int rc = 0, extents = 0;
+    while (pos < end && (rc = next_extent(fd, pos, end, &d, &h)) == 1) {
+        d &= ~mask;
+        h = (h + mask) & ~mask;
+        h = h < stop ? h : stop;
+        d = d > pos ? d : pos; /* the previous extent's last page may hold this one's start */
+        if (h <= d)
+            continue; /* cannot happen with h past pos; kept as a guard against a stall */
+        if (d > pos && (rc = map_anon_range(addr + (pos - off), d - pos)) != 0)
+            return rc;
+        if (++extents > COPY_MAX_EXTENTS) {
+            do /* the rest: the file's mapping, over holes that now have their blocks */
+                rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)d, (off_t)(end - d));
+            while (rc && errno == EINTR);
+            if (rc && errno != EOPNOTSUPP && errno != ENOSYS)
+                return -errno;
+            return map_file_range(fd, addr + (d - off), d, stop - d);
+        }
+        if ((rc = map_file_range(fd, addr + (d - off), d, h - d)) != 0)
+            return rc;
+        pos = h;
+    }
+    if (rc < 0)
+        return rc;
+    return pos < stop ? map_anon_range(addr + (pos - off), stop - pos) : 0;
+}
+
 int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len)
 {
     struct stat st;
@@ -142,15 +206,9 @@ int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len)
     if (data < 0)
         return (int)data;
     if (!huge || (uint64_t)data > snap_memory_budget()) {
-        /* A copy-on-write mapping of the file, filled lazily by the kernel: nothing is read at
-         * open and clean pages stay reclaimable page cache, but every page is 4 KiB and its first
-         * store faults and copies it. Also when the data is too much to read in at once. */
-        void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
-                       fd, (off_t)off);
-        if (p == MAP_FAILED) {
-            rc = -errno;
+        /* The mapping of the file; also when the data is too much to read in at once. */
+        if ((rc = map_file_copy(fd, addr, off, len, end)) != 0)
             rereserve(addr, len);
-        }
         return rc;
     }
     if ((rc = snap_backend_map_anon(addr, len)) != 0)
@@ -190,8 +248,15 @@ int snap_backend_fd_resize(int fd, uint64_t old_size, uint64_t new_size, int pre
     while (rc && errno == EINTR);
     if (rc == 0)
         return 0;
-    if (errno != EOPNOTSUPP && errno != ENOSYS)
-        return -errno;
+    rc = -errno;
+    if (rc != -EOPNOTSUPP && rc != -ENOSYS) {
+        /* A file system may have extended the file part of the way (ext4 does) before it ran out
+         * of space: give it back its size, so that the caller's idea of it stays true. */
+        struct stat st;
+        if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != old_size)
+            truncate_to(fd, old_size);
+        return rc;
+    }
     return truncate_to(fd, new_size); /* no preallocation here: stores may allocate lazily */
 }
 

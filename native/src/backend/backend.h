@@ -39,6 +39,12 @@ struct snap_backend_ops {
     /* Optional hint (NULL: none): a write of [off, off+len) of f follows soon; start what it would
      * wait for (address translation, line fills) now. Never fails, never changes the media. */
     void (*prefetch)(struct snap_backend *b, int f, uint64_t off, size_t len);
+    /* Optional (NULL: nothing to reserve, writes cannot fault for want of space): make a later
+     * write of [off, off+len) of f (inside its size) unable to fail or fault for want of space,
+     * by allocating the file system blocks it will fill (space.h). Writes no byte of f. 0, or
+     * -ENOSPC, -EDQUOT, -EIO ... The commit protocol calls it before its commit point (commit.c,
+     * step 4b), so that a full file system fails an msync with nothing committed. */
+    int (*reserve)(struct snap_backend *b, int f, uint64_t off, size_t len);
     /* Optional (NULL: every byte may be data): in *out, the first offset >= off of f that may hold
      * a non-zero byte, or f's size if none (SEEK_DATA): lets a scan of the log skip its holes. */
     int (*next_data)(struct snap_backend *b, int f, uint64_t off, uint64_t *out);
@@ -97,6 +103,10 @@ static inline int snap_be_map_private(struct snap_backend *b, void *addr, uint64
 {
     return b->ops->map_private(b, addr, off, len);
 }
+static inline int snap_be_reserve(struct snap_backend *b, int f, uint64_t off, size_t len)
+{
+    return b->ops->reserve ? b->ops->reserve(b, f, off, len) : 0;
+}
 static inline void snap_be_prefetch(struct snap_backend *b, int f, uint64_t off, size_t len)
 {
     if (b->ops->prefetch)
@@ -117,10 +127,14 @@ static inline void snap_be_close(struct snap_backend *b)
 /* Helpers shared by the back ends over real files (backend.c). */
 
 /* map_private for a file: make [addr, addr+len) a private copy of fd's bytes [off, off+len).
- * By default a MAP_PRIVATE mapping of the file, filled lazily by the kernel. With huge pages asked
- * for (hugepage.h), anonymous memory with MADV_HUGEPAGE filled with pread from the file's data
- * extents only, so holes cost neither time nor memory; but the mapping of the file again if the
- * data to read exceeds snap_memory_budget(). addr, off and len page-aligned (else SNAP_E_INVAL);
+ * By default a MAP_PRIVATE mapping of the file, filled lazily by the kernel; on a file system
+ * whose faults allocate holes even to read them (tmpfs: see space.h), the holes are mapped as
+ * anonymous memory instead, so that no store into the copy can die of SIGBUS when the file
+ * system is full (past 1024 data extents the rest's holes are allocated instead; -ENOSPC if they
+ * cannot be). With huge pages asked for (hugepage.h), anonymous memory with MADV_HUGEPAGE filled
+ * with pread from the file's data extents only, so holes cost neither time nor memory; but the
+ * mapping of the file again if the data to read exceeds snap_memory_budget(). addr, off and len
+ * page-aligned (else SNAP_E_INVAL);
  * off + len must not pass the end of the file's last page (SNAP_E_RANGE). On failure the range is
  * left reserved (PROT_NONE), never unmapped. */
 int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len);
@@ -136,7 +150,8 @@ int snap_backend_map_anon(void *addr, size_t len);
 
 /* Change fd's size from old_size to new_size. With `prealloc`, an extension allocates its blocks
  * (fallocate) so that stores through a shared mapping cannot fault with SIGBUS on a full disk: the
- * ENOSPC comes here instead. Falls back to ftruncate where fallocate is unsupported. */
+ * ENOSPC comes here instead, and the file keeps old_size (a partial extension is cut back). Falls
+ * back to ftruncate where fallocate is unsupported. */
 int snap_backend_fd_resize(int fd, uint64_t old_size, uint64_t new_size, int prealloc);
 
 /* next_data for a file of `size` bytes: lseek(SEEK_DATA) from off; size if only holes follow; off
@@ -145,9 +160,14 @@ int snap_backend_fd_next_data(int fd, uint64_t off, uint64_t size, uint64_t *out
 
 /* Constructors. On success they own nothing the caller passed except as stated. */
 
-/* Ordinary files: log written with pwrite, data applied through a shared mapping, fdatasync as the
- * barrier. Takes ownership of both fds (closes them in close(), and on failure). */
+/* Ordinary files: log written with pwrite, data applied through a shared mapping (with pwrite on
+ * file systems not known to overwrite in place: space.h), fdatasync as the barrier; reserve
+ * allocates blocks of either file (space.h). Takes ownership of both fds (closes them in close(),
+ * and on failure). */
 int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
+/* How file_open's back ends apply to the data file: -1 by file system (the default), 0 stores
+ * through the mapping, 1 pwrite. Tests set it to run both ways. */
+extern int snap_file_apply_pwrite;
 
 /* Persistent memory through libpmem: both files mapped with pmem_map_file(), writes are
  * pmem_memcpy_nodrain(), the barrier pmem_drain(). Fails with SNAP_E_UNSUPPORTED if libpmem does not

@@ -1,5 +1,6 @@
 /* file.c — the back end for ordinary files: pwrite to the log, stores through a shared mapping to
- * the data file, fdatasync as the barrier. */
+ * the data file (pwrite where the file system may need new space to overwrite: space.h),
+ * fdatasync as the barrier. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,6 +12,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "space.h"
+
+int snap_file_apply_pwrite = -1;
 
 struct file_backend {
     struct snap_backend base;
@@ -21,6 +25,10 @@ struct file_backend {
      * NULL while not made (and always for an empty file, which cannot be mapped). */
     uint8_t *map;
     uint64_t map_len;
+    /* Blocks known allocated, per file (space.h): the data file's before a store through the
+     * mapping can fault on them; the log's so that a commit can reserve its record's room. */
+    struct snap_space space[2];
+    int stores; /* apply through the mapping (else pwrite): the file system overwrites in place */
 };
 
 static struct file_backend *fb(struct snap_backend *b)
@@ -74,10 +82,12 @@ static int file_resize(struct snap_backend *b, int which, uint64_t new_size)
         return SNAP_E_INVAL;
     if (which == SNAP_DATA)
         unmap_data(f); /* remapped at the next write, at the new size */
-    /* Only the data file is written through a mapping, so only it needs its blocks up front. */
+    /* Only the data file is written through a mapping, so only it needs its blocks up front; the
+     * log's (sparse: a 64 MiB log costs what its records fill) are reserved record by record. */
     int rc = snap_backend_fd_resize(f->fd[which], f->size[which], new_size, which == SNAP_DATA);
     if (rc)
         return rc;
+    snap_space_resized(&f->space[which], f->size[which], new_size, which == SNAP_DATA);
     f->size[which] = new_size;
     return 0;
 }
@@ -104,22 +114,11 @@ static int file_read(struct snap_backend *b, int which, uint64_t off, void *buf,
     return 0;
 }
 
-static int file_write(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-    struct file_backend *f = fb(b);
-    int rc = valid_range(f, which, off, len);
-    if (rc || len == 0)
-        return rc;
-    if (which == SNAP_DATA) {
-        /* Applying a commit is many small runs: one memcpy each into the page cache, no syscall. */
-        if ((rc = map_data(f)) != 0)
-            return rc;
-        memcpy(f->map + off, buf, len);
-        return 0;
-    }
     const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = pwrite(f->fd[which], p, len, (off_t)off);
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -128,6 +127,34 @@ static int file_write(struct snap_backend *b, int which, uint64_t off, const voi
         p += n, off += (uint64_t)n, len -= (size_t)n;
     }
     return 0;
+}
+
+static int file_write(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
+{
+    struct file_backend *f = fb(b);
+    int rc = valid_range(f, which, off, len);
+    if (rc || len == 0)
+        return rc;
+    if (which == SNAP_DATA && f->stores) {
+        /* Applying a commit is many small runs: one memcpy each into the page cache, no syscall.
+         * Into blocks that exist: a store into a hole on a full file system is SIGBUS. The commit
+         * reserved them before its commit point; this covers recovery's replay and anything
+         * else (one bit test when known). */
+        if ((rc = snap_space_reserve(&f->space[SNAP_DATA], f->fd[SNAP_DATA], f->size[SNAP_DATA],
+                                     off, len)) != 0 ||
+            (rc = map_data(f)) != 0)
+            return rc;
+        memcpy(f->map + off, buf, len);
+        return 0;
+    }
+    return pwrite_full(f->fd[which], buf, len, off);
+}
+
+static int file_reserve(struct snap_backend *b, int which, uint64_t off, size_t len)
+{
+    struct file_backend *f = fb(b);
+    int rc = valid_range(f, which, off, len);
+    return rc ? rc : snap_space_reserve(&f->space[which], f->fd[which], f->size[which], off, len);
 }
 
 static int file_barrier(struct snap_backend *b, int which)
@@ -158,6 +185,8 @@ static void file_close(struct snap_backend *b)
     unmap_data(f);
     close(f->fd[SNAP_DATA]);
     close(f->fd[SNAP_LOG]);
+    snap_space_free(&f->space[SNAP_DATA]);
+    snap_space_free(&f->space[SNAP_LOG]);
     free(f);
 }
 
@@ -168,6 +197,7 @@ static const struct snap_backend_ops file_ops = {
     .write = file_write,
     .barrier = file_barrier,
     .map_private = file_map_private,
+    .reserve = file_reserve,
     .next_data = file_next_data,
     .close = file_close,
 };
@@ -201,6 +231,7 @@ int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out)
     f->fd[SNAP_LOG] = log_fd;
     f->size[SNAP_DATA] = (uint64_t)st[SNAP_DATA].st_size;
     f->size[SNAP_LOG] = (uint64_t)st[SNAP_LOG].st_size;
+    f->stores = snap_file_apply_pwrite >= 0 ? !snap_file_apply_pwrite : snap_space_stores_ok(data_fd);
     *out = &f->base;
     return 0;
 fail:

@@ -1,5 +1,7 @@
 /* pmem.c — the back end for persistent memory: both files mapped by libpmem, non-temporal copies,
- * pmem_drain as the barrier. */
+ * pmem_drain as the barrier. Every store goes into blocks known allocated (space.h): both files
+ * are preallocated when resized, and the holes of an adopted data file are allocated before the
+ * first write into them, so a full file system is -ENOSPC, not SIGBUS. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "space.h"
 
 struct pmem_file {
     int fd;
@@ -21,6 +24,7 @@ struct pmem_file {
     size_t len;
     int is_pmem; /* as libpmem reported for the current mapping */
     int resized; /* since the last barrier: the size is file-system metadata, not memory */
+    struct snap_space space; /* blocks known allocated: stores into the mapping need them */
 };
 
 struct pmem_backend {
@@ -145,6 +149,7 @@ static int pmem_resize(struct snap_backend *b, int which, uint64_t new_size)
     int rc = snap_backend_fd_resize(p->fd, p->size, new_size, 1);
     if (rc)
         return rc;
+    snap_space_resized(&p->space, p->size, new_size, 1);
     p->size = new_size;
     p->resized = 1;
     return 0;
@@ -167,6 +172,22 @@ static uint8_t *span(struct snap_backend *b, int which, uint64_t off, size_t len
 static int pmem_read(struct snap_backend *b, int which, uint64_t off, void *buf, size_t len)
 {
     int rc;
+    if (which == SNAP_DATA) {
+        /* pread, not the mapping: a load from a hole of a tmpfs file allocates a page (SIGBUS when
+         * full); pread reads it as zeros. Only the verification mode reads the data file. */
+        struct pmem_file *p = pf(b, which);
+        if ((rc = check_range(p, off, len)) != 0)
+            return rc;
+        for (uint8_t *dst = buf; len > 0;) {
+            ssize_t n = pread(p->fd, dst, len, (off_t)off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return n < 0 ? -errno : -EIO; /* EOF before the size we know */
+            dst += n, off += (uint64_t)n, len -= (size_t)n;
+        }
+        return 0;
+    }
     const uint8_t *src = span(b, which, off, len, &rc);
     if (src)
         memcpy(buf, src, len);
@@ -179,7 +200,12 @@ static int pmem_write(struct snap_backend *b, int which, uint64_t off, const voi
     uint8_t *dst = span(b, which, off, len, &rc);
     if (!dst)
         return rc;
-    if (pf(b, which)->is_pmem)
+    /* Into blocks that exist (space.h): the commit reserved them before its commit point; this
+     * covers recovery's replay and anything else, at one bit test when known. */
+    struct pmem_file *p = pf(b, which);
+    if ((rc = snap_space_reserve(&p->space, p->fd, p->size, off, len)) != 0)
+        return rc;
+    if (p->is_pmem)
         /* Non-temporal stores: no read-for-ownership of the destination and no clwb per line;
          * the barrier (pmem_drain) orders them. */
         pmem_memcpy(dst, buf, len, PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_NODRAIN);
@@ -225,6 +251,15 @@ static int pmem_barrier(struct snap_backend *b, int which)
     return 0;
 }
 
+static int pmem_reserve(struct snap_backend *b, int which, uint64_t off, size_t len)
+{
+    if (!valid_file(which))
+        return SNAP_E_INVAL;
+    struct pmem_file *p = pf(b, which);
+    int rc = check_range(p, off, len);
+    return rc ? rc : snap_space_reserve(&p->space, p->fd, p->size, off, len);
+}
+
 static int pmem_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
 {
     return snap_backend_fill_copy(pf(b, SNAP_DATA)->fd, addr, off, len);
@@ -242,6 +277,7 @@ static void pmem_close(struct snap_backend *b)
     for (int i = 0; i < 2; i++) {
         unmap_file(pf(b, i));
         close(pf(b, i)->fd);
+        snap_space_free(&pf(b, i)->space);
     }
     free(b);
 }
@@ -253,6 +289,7 @@ static const struct snap_backend_ops pmem_ops = {
     .write = pmem_write,
     .barrier = pmem_barrier,
     .map_private = pmem_map_private,
+    .reserve = pmem_reserve,
     .prefetch = pmem_prefetch,
     .next_data = pmem_next_data,
     .close = pmem_close,

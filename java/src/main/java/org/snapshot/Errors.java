@@ -26,6 +26,7 @@ final class Errors {
             case 21: return "EISDIR";
             case 22: return "EINVAL";
             case 28: return "ENOSPC";
+            case 122: return "EDQUOT";
             case 30: return "EROFS";
             default: return code < 0 ? "errno " + -code : "code " + code;
         }
@@ -82,7 +83,10 @@ final class Errors {
             case -17:
                 return "Drop Options.exclusive() to open the existing file.";
             case -28:
-                return "Free space on the file system holding " + p + ".";
+            case -122:
+                return "Free space on the file system holding " + p + " (or raise the quota). A "
+                        + "failed msync() committed nothing and keeps the writes: the next msync() "
+                        + "commits them once there is room.";
             default:
                 return "";
         }

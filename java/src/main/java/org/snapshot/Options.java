@@ -49,7 +49,11 @@ public final class Options {
         return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters, populate);
     }
 
-    /** Bytes of log between checkpoints (0: 64 MiB). */
+    /**
+     * Bytes of log between checkpoints, for a new log (0: 64 MiB; on PM, whose log is preallocated,
+     * twice the region's size, at least 64 KiB and at most 64 MiB). At most 2^40: more is refused
+     * with a {@link SnapshotException} (SNAP_E_INVAL) when the region is opened.
+     */
     public Options logCapacity(long bytes) {
         if (bytes < 0) {
             throw new IllegalArgumentException("logCapacity < 0: " + bytes);

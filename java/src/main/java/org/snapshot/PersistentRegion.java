@@ -130,8 +130,11 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
      * Make every write so far durable, atomically (see {@link RegionMemory} for racing writes).
      *
      * @throws RegionPanicException after an earlier media failure (close and reopen)
-     * @throws SnapshotException    the media failed now (-EIO, -ENOSPC ...); the region is then in
-     *                              the panic state
+     * @throws SnapshotException    ENOSPC (or EDQUOT): the file system has no room for this commit;
+     *                              nothing was committed, the writes stay pending and the region
+     *                              usable: a later {@code msync()} commits them once there is room.
+     *                              Another code (EIO ...): the media failed now; the region is then
+     *                              in the panic state
      * @throws RegionClosedException after close()
      */
     public void msync() {
