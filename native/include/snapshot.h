@@ -54,6 +54,28 @@
  *     into it; after it returns the region's memory is gone (a store faults) and every call on the
  *     handle returns SNAP_E_CLOSED.
  *   - different regions are independent.
+ *
+ * Processes. A region belongs to the process that opened it. After fork(), in the child:
+ *   - every call on a region the parent had open returns SNAP_E_FORKED and writes nothing to its
+ *     files: snap_msync(), snap_grow(), snap_track(), snap_track_offset(), snap_stats_get();
+ *     snap_close() releases the child's copy (its memory and descriptors), writes nothing, returns
+ *     SNAP_E_FORKED, and leaves the handle closed in the child (later calls: SNAP_E_CLOSED). The
+ *     parent's region is not affected by anything the child does;
+ *   - the child's copy of the memory stays readable and writable (snap_base() and snap_size() still
+ *     answer): stores into it, tracked or not (the hook, Java), change the child's private copy only
+ *     and can never be committed. A child that wants to persist must open a region itself (not the
+ *     parent's while the parent has it open: SNAP_E_LOCKED); regions it opens are its own, and
+ *     SNAP_E_FORKED again in its children;
+ *   - the child never holds the parent's lock: fork() returns in the parent only once the child has
+ *     closed its copy of every open region's lock descriptor, and the data file is mapped through a
+ *     descriptor other than the one holding the lock (on Linux without /proc mounted it cannot be,
+ *     and a forked child's mappings then keep the lock until it exits or execs). A fork() racing
+ *     with snap_open() in another thread waits for that open's files to be opened and locked;
+ *   - every descriptor the library opens is close-on-exec, so a child that calls exec (or a
+ *     process started with posix_spawn()) holds nothing of any region.
+ * Detection uses a pthread_atfork() handler and costs no system call per call. A child created
+ * without the fork handlers (a raw clone(2) without CLONE_VM) is not detected: it must not call
+ * the library on the parent's regions. vfork() and posix_spawn() children that only exec are fine.
  */
 #ifndef SNAPSHOT_H
 #define SNAPSHOT_H
@@ -184,14 +206,16 @@ int snap_recover(const char *path, const snap_options *opts);
 /* Close the region: release the DRAM copy, the mappings, the lock and the files. Stores since the
  * last successful snap_msync() are discarded. Committed records not yet applied to the data file are
  * applied and flushed first (a failure there loses nothing: the next open replays them).
- * Returns 0, the error of that final flush, or SNAP_E_CLOSED if already closed. The handle's memory
+ * Returns 0, the error of that final flush, or SNAP_E_CLOSED if already closed. In a forked child,
+ * on a region of the parent: SNAP_E_FORKED, having released the child's copy only (see
+ * "Processes"). The handle's memory
  * stays valid, in the closed state, so later calls get SNAP_E_CLOSED rather than undefined behaviour
  * (the library keeps the last 1024 closed handles; older ones are freed).
  * Not thread-safe with respect to other calls on the same region. */
 int snap_close(snap_region *r);
 
 /* First byte of the DRAM copy (inside the arena), or NULL if r is NULL or closed. Stable for the
- * region's lifetime, also across snap_grow(). Thread-safe. */
+ * region's lifetime, also across snap_grow(). In a forked child, the child's copy. Thread-safe. */
 void *snap_base(const snap_region *r);
 
 /* Current size in bytes (grows with snap_grow()), or 0 if r is NULL or closed. Thread-safe. */
@@ -202,7 +226,7 @@ uint64_t snap_size(const snap_region *r);
 /* Mark [addr, addr+len) as modified, for stores the plugin cannot see (inline assembly, libraries
  * built without the plugin, read(2) into the region). Call it *after* the store.
  * Errors: SNAP_E_RANGE if the range is not inside the region (nothing is marked), SNAP_E_CLOSED,
- * SNAP_E_INVAL (r NULL). len 0 succeeds. Thread-safe, lock-free. */
+ * SNAP_E_INVAL (r NULL), SNAP_E_FORKED (see "Processes"). len 0 succeeds. Thread-safe, lock-free. */
 int snap_track(snap_region *r, const void *addr, size_t len);
 
 /* Same, by offset from snap_base(). Errors as snap_track(). Thread-safe, lock-free. */
@@ -252,7 +276,7 @@ void snap_track_slow(const void *addr, size_t len);
  * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
- * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
+ * Errors: SNAP_E_CLOSED; SNAP_E_FORKED (see "Processes"); SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
  *   which the region is in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
  *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
  *   was written and the lines stay marked, but the region is in the panic state as after any failed
@@ -263,7 +287,7 @@ int snap_msync(snap_region *r);
  * extended now; the new bytes read as zero; the new size commits atomically with the next
  * snap_msync() — a crash before that recovers the old size. snap_base() does not move.
  * Errors: SNAP_E_INVAL (new_size smaller than the size), SNAP_E_NOSPACE (beyond max_size),
- * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file).
+ * SNAP_E_CLOSED, SNAP_E_PANIC, SNAP_E_FORKED, -errno (e.g. -ENOSPC extending the file).
  * Thread-safe with snap_msync() and with stores below the old size. */
 int snap_grow(snap_region *r, uint64_t new_size);
 
@@ -286,7 +310,7 @@ typedef struct snap_stats {
     enum snap_backend_kind backend;  /* the back end in use (AUTO resolved) */
 } snap_stats;
 
-/* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED. Thread-safe (figures read without a lock may be a
+/* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED, SNAP_E_FORKED. Thread-safe (figures read without a lock may be a
  * few commits apart from each other). */
 int snap_stats_get(const snap_region *r, snap_stats *out);
 
