@@ -43,7 +43,19 @@
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
  * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
- * pages), so the only way forward is snap_close() and reopening, which recovers from the log.
+ * pages), so the only way forward is snap_close() (which then returns that error) and reopening,
+ * which recovers from the log.
+ *
+ * Transient failure. A commit that fails before anything was made durable, for want of memory or
+ * space rather than through the media, leaves the region open instead: -ENOMEM (the commit's
+ * buffers, or membarrier(2)), SNAP_E_NOMEMBARRIER, and -ENOSPC or -EDQUOT growing the log or
+ * writing the record to it (before its flush). That snap_msync() returns the error; the stores it
+ * would have committed stay marked, and a later snap_msync() (once memory or space is back)
+ * commits them. The failed call counts as one that may have committed (a record write that ran out
+ * of space may have left some of the record in the log): a crash before the next successful
+ * snap_msync() recovers the state before it or, if its record happened to reach the media whole,
+ * the state as of the failed call (never a mix). A failed flush (fsync,
+ * pmem_drain), -EIO and any other write error are media failures: panic.
  *
  * Thread-safety, in one place:
  *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
@@ -206,11 +218,12 @@ int snap_recover(const char *path, const snap_options *opts);
 /* Close the region: release the DRAM copy, the mappings, the lock and the files. Stores since the
  * last successful snap_msync() are discarded. Committed records not yet applied to the data file are
  * applied and flushed first (a failure there loses nothing: the next open replays them).
- * Returns 0, the error of that final flush, or SNAP_E_CLOSED if already closed. In a forked child,
- * on a region of the parent: SNAP_E_FORKED, having released the child's copy only (see
- * "Processes"). The handle's memory
- * stays valid, in the closed state, so later calls get SNAP_E_CLOSED rather than undefined behaviour
- * (the library keeps the last 1024 closed handles; older ones are freed).
+ * Returns 0, the error of that final flush, in the panic state the error that caused it (nothing is
+ * written then; the next open recovers from the log), or SNAP_E_CLOSED if already closed. In a
+ * forked child, on a region of the parent: SNAP_E_FORKED, having released the child's copy only
+ * (see "Processes"). The handle's memory stays valid, in the closed state, so later calls get
+ * SNAP_E_CLOSED rather than undefined behaviour (the library keeps the last 1024 closed handles;
+ * older ones are freed).
  * Not thread-safe with respect to other calls on the same region. */
 int snap_close(snap_region *r);
 
@@ -276,11 +289,16 @@ void snap_track_slow(const void *addr, size_t len);
  * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
- * Errors: SNAP_E_CLOSED; SNAP_E_FORKED (see "Processes"); SNAP_E_PANIC (an earlier failure); -EIO, -ENOSPC, ... from the media, after
- *   which the region is in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
- *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
- *   was written and the lines stay marked, but the region is in the panic state as after any failed
- *   commit; SNAP_E_VERIFY in verification mode (the commit itself succeeded). Thread-safe. */
+ * Errors: SNAP_E_CLOSED; SNAP_E_FORKED (see "Processes"); SNAP_E_PANIC (an earlier failure);
+ *   -EIO, ... from the media (a failed write or flush), after which the region is in the panic
+ *   state (sticky: see "Sticky failure"); transient, the region staying open and the stores marked
+ *   for the next call (see "Transient failure"): -ENOMEM, -ENOSPC or -EDQUOT before the flush, and
+ *   SNAP_E_NOMEMBARRIER (or -ENOMEM) if the membarrier failed although it worked at open (e.g. a
+ *   seccomp filter installed since: nothing was written; it keeps failing while the filter denies
+ *   it, so close and reopen with SNAP_NO_CONCURRENT_WRITERS); SNAP_E_VERIFY in verification mode
+ *   (the commit itself succeeded). With group commit each caller returns its own result: after a
+ *   transient failure of the leader, the callers it would have covered commit in turn.
+ *   Thread-safe. */
 int snap_msync(snap_region *r);
 
 /* Grow the region to new_size bytes (> current size, <= max_size given at open). The data file is

@@ -530,9 +530,12 @@ int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_
         return close_forked(r, dispose_memory);
     int rc = 0;
     /* Flush applied records and empty the log, so the next open has nothing to replay. Skipped in
-     * PANIC: nothing may be written after a failure (invariant 8); the next open recovers. */
+     * PANIC: nothing may be written after a failure (invariant 8); the next open recovers, and
+     * the close reports the failure that caused the panic. */
     if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
         rc = snap_checkpoint(r);
+    else if (r->state == SNAP_STATE_PANIC)
+        rc = r->panic_err;
     __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
     dispose_memory(r);
     snap_be_close(r->be);

@@ -90,7 +90,7 @@ static inline int snap_region_check(const struct snap_region *r)
 
 /* Close a checked, open handle: checkpoint (unless in PANIC), mark it closed, let dispose_memory
  * deal with the DRAM copy and the bitmaps, then close the files and the commit state. Returns the
- * checkpoint's result; the handle is closed either way. In a
+ * checkpoint's result, or in PANIC the error that caused it; the handle is closed either way. In a
  * forked child (snap_region_check() said SNAP_E_FORKED) it writes nothing, releases the child's
  * copy only and returns SNAP_E_FORKED. snap_close() passes
  * snap_region_free_memory; snap_foreign_close() quarantines the memory instead (foreign.c). */

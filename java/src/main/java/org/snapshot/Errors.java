@@ -82,7 +82,8 @@ final class Errors {
             case -17:
                 return "Drop Options.exclusive() to open the existing file.";
             case -28:
-                return "Free space on the file system holding " + p + ".";
+                return "Free space on the file system holding " + p + " (a failed msync() leaves "
+                        + "the region open: the next msync() commits its writes).";
             default:
                 return "";
         }

@@ -130,8 +130,10 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
      * Make every write so far durable, atomically (see {@link RegionMemory} for racing writes).
      *
      * @throws RegionPanicException after an earlier media failure (close and reopen)
-     * @throws SnapshotException    the media failed now (-EIO, -ENOSPC ...); the region is then in
-     *                              the panic state
+     * @throws SnapshotException    the media failed now (-EIO, a failed flush); the region is then
+     *                              in the panic state. Or, with the region still open and the
+     *                              writes pending for the next msync: no memory or no space before
+     *                              anything was flushed (-ENOMEM, -ENOSPC, -EDQUOT)
      * @throws RegionClosedException after close()
      */
     public void msync() {
@@ -205,7 +207,8 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
      * until the garbage collector finds this region and its slices unreachable.
      *
      * @throws SnapshotException if the final flush failed (nothing is lost: the next open replays
-     *                           the log); the region is closed anyway
+     *                           the log), or with the failure that put the region in the panic
+     *                           state; the region is closed anyway
      */
     @Override
     public void close() {
