@@ -11,9 +11,14 @@
  *
  * Files. The data file holds the user's bytes and nothing else (existing mmap formats keep working).
  * Beside it, "<path>.snaplog" (the *sidecar log*) holds redo records; it is created with the data
- * file's permissions, opened with O_NOFOLLOW and never followed through a symlink. The data file is
- * flock()ed for as long as the region is open, so a second opener, in this or another process, gets
- * SNAP_E_LOCKED instead of a corrupted region.
+ * file's owner, group and read/write permissions (mode & 0666, whatever the umask: never setuid,
+ * setgid or executable), opened with O_NOFOLLOW and never followed through a symlink. An existing
+ * sidecar with another owner than the data file's, or with other hard links, is refused with
+ * -EPERM (it could be a file planted by another user, or a link to someone's file); so is creating
+ * one where the caller cannot give it the data file's owner (a user other than the owner and not
+ * root: let the owner open the region first). The data file is flock()ed for as long as the
+ * region is open, so a second opener, in this or another process, gets SNAP_E_LOCKED instead of a
+ * corrupted region.
  *
  * Errors. Every call that can fail returns 0 or a negative code: one of the SNAP_E_* codes below, or
  * -errno for an operating-system error (e.g. -ENOENT, -EACCES, -ENOSPC). snap_strerror() names both.
@@ -191,7 +196,7 @@ typedef struct snap_options {
     uint64_t log_capacity;     /* bytes of log between checkpoints; 0: 64 MiB. The log grows past it
                                   when a single commit needs more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
-                                  data file's permissions */
+                                  data file's read/write permissions (see "Files") */
     void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
 } snap_options;
 
@@ -207,7 +212,8 @@ typedef struct snap_region snap_region;
  *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
  *   see "Concurrent writers" at snap_msync(); checked before any file is opened, so none is
  *   created or locked), -errno (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES,
- *   -ENOSPC, -EIO ...).
+ *   -EPERM for a sidecar of another owner or with other hard links (see "Files"), -ENOSPC,
+ *   -EIO ...).
  * Thread-safe (opening different files from different threads). */
 int snap_open(const char *path, const snap_options *opts, snap_region **out);
 

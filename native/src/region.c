@@ -184,22 +184,48 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-/* Open the sidecar without ever following a symlink; create it with the data file's permissions. */
-static int open_log(const char *log_path, mode_t mode, int *created)
+/* A new sidecar gets the data file's owner and group (root creating one for another user's file,
+ * a group member creating one for a group-writable file), and its read and write bits: never
+ * setuid, setgid, sticky or execute (record bodies are the region's bytes), whatever the umask.
+ * Who cannot give it the owner gets -EPERM (an existing sidecar of another owner is refused, so
+ * the owner must open the region first); who cannot give it the group drops the group bits. */
+static int own_new_log(int fd, const struct stat *data)
+{
+    mode_t mode = data->st_mode & 0666;
+    struct stat st;
+    if (fstat(fd, &st))
+        return -errno;
+    if ((st.st_uid != data->st_uid || st.st_gid != data->st_gid) &&
+        fchown(fd, data->st_uid, data->st_gid) != 0) {
+        if (st.st_uid != data->st_uid)
+            return -EPERM;
+        if (fchown(fd, (uid_t)-1, data->st_gid) != 0)
+            mode &= ~(mode_t)0070; /* another group's file: no access for that group */
+    }
+    return fchmod(fd, mode) ? -errno : 0; /* after fchown, which may clear bits */
+}
+
+/* Open the sidecar without ever following a symlink; create it with the data file's owner and
+ * permissions (own_new_log()). An existing sidecar must be a regular file (SNAP_E_NOTFILE) with no
+ * other hard link and the data file's owner (-EPERM): otherwise it could be another file of
+ * someone's (a link to it) or a log planted by another user, and the commit would write the
+ * region's bytes into it or recovery replay it into the data file. Bits it should not have
+ * (setuid, setgid, sticky, execute: from an older version) are dropped if we may. */
+static int open_log(const char *log_path, const struct stat *data, int *created)
 {
     *created = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(log_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT) {
-            fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+            fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
             if (fd < 0 && errno == EEXIST)
                 continue; /* lost a race with another creator: open theirs */
             if (fd >= 0) {
                 *created = 1;
-                if (fchmod(fd, mode)) { /* umask must not narrow the copy of the data file's mode */
-                    int e = -errno;
+                int rc = own_new_log(fd, data);
+                if (rc) {
                     close(fd);
-                    return e;
+                    return rc; /* the caller removes it */
                 }
             }
         }
@@ -210,6 +236,12 @@ static int open_log(const char *log_path, mode_t mode, int *created)
             close(fd);
             return SNAP_E_NOTFILE;
         }
+        if (st.st_nlink != 1 || st.st_uid != data->st_uid) {
+            close(fd);
+            return -EPERM;
+        }
+        if (st.st_mode & 07111)
+            (void)fchmod(fd, st.st_mode & 0666); /* best effort: refusing would strand the region */
         return fd;
     }
     return -EEXIST;
@@ -271,7 +303,7 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         rc = -ENOMEM;
         goto fail;
     }
-    lfd = open_log(log_path, st.st_mode & 07777, &created);
+    lfd = open_log(log_path, &st, &created);
     if (lfd < 0) {
         rc = lfd;
         goto fail;
