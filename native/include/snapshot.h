@@ -11,9 +11,14 @@
  *
  * Files. The data file holds the user's bytes and nothing else (existing mmap formats keep working).
  * Beside it, "<path>.snaplog" (the *sidecar log*) holds redo records; it is created with the data
- * file's permissions, opened with O_NOFOLLOW and never followed through a symlink. The data file is
- * flock()ed for as long as the region is open, so a second opener, in this or another process, gets
- * SNAP_E_LOCKED instead of a corrupted region.
+ * file's owner, group and read/write permissions (mode & 0666, whatever the umask: never setuid,
+ * setgid or executable), opened with O_NOFOLLOW and never followed through a symlink. An existing
+ * sidecar with another owner than the data file's, or with other hard links, is refused with
+ * -EPERM (it could be a file planted by another user, or a link to someone's file); so is creating
+ * one where the caller cannot give it the data file's owner (a user other than the owner and not
+ * root: let the owner open the region first). The data file is flock()ed for as long as the
+ * region is open, so a second opener, in this or another process, gets SNAP_E_LOCKED instead of a
+ * corrupted region.
  *
  * Errors. Every call that can fail returns 0 or a negative code: one of the SNAP_E_* codes below, or
  * -errno for an operating-system error (e.g. -ENOENT, -EACCES, -ENOSPC). snap_strerror() names both.
@@ -43,7 +48,19 @@
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
  * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
- * pages), so the only way forward is snap_close() and reopening, which recovers from the log.
+ * pages), so the only way forward is snap_close() (which then returns that error) and reopening,
+ * which recovers from the log.
+ *
+ * Transient failure. A commit that fails before anything was made durable, for want of memory or
+ * space rather than through the media, leaves the region open instead: -ENOMEM (the commit's
+ * buffers, or membarrier(2)), SNAP_E_NOMEMBARRIER, and -ENOSPC or -EDQUOT growing the log or
+ * writing the record to it (before its flush). That snap_msync() returns the error; the stores it
+ * would have committed stay marked, and a later snap_msync() (once memory or space is back)
+ * commits them. The failed call counts as one that may have committed (a record write that ran out
+ * of space may have left some of the record in the log): a crash before the next successful
+ * snap_msync() recovers the state before it or, if its record happened to reach the media whole,
+ * the state as of the failed call (never a mix). A failed flush (fsync,
+ * pmem_drain), -EIO and any other write error are media failures: panic.
  *
  * Full file system (or quota). Running out of space is an error, never a signal (SIGBUS from a
  * store into a mapping whose page the file system cannot allocate). Before its commit point,
@@ -75,6 +92,28 @@
  *     into it; after it returns the region's memory is gone (a store faults) and every call on the
  *     handle returns SNAP_E_CLOSED.
  *   - different regions are independent.
+ *
+ * Processes. A region belongs to the process that opened it. After fork(), in the child:
+ *   - every call on a region the parent had open returns SNAP_E_FORKED and writes nothing to its
+ *     files: snap_msync(), snap_grow(), snap_track(), snap_track_offset(), snap_stats_get();
+ *     snap_close() releases the child's copy (its memory and descriptors), writes nothing, returns
+ *     SNAP_E_FORKED, and leaves the handle closed in the child (later calls: SNAP_E_CLOSED). The
+ *     parent's region is not affected by anything the child does;
+ *   - the child's copy of the memory stays readable and writable (snap_base() and snap_size() still
+ *     answer): stores into it, tracked or not (the hook, Java), change the child's private copy only
+ *     and can never be committed. A child that wants to persist must open a region itself (not the
+ *     parent's while the parent has it open: SNAP_E_LOCKED); regions it opens are its own, and
+ *     SNAP_E_FORKED again in its children;
+ *   - the child never holds the parent's lock: fork() returns in the parent only once the child has
+ *     closed its copy of every open region's lock descriptor, and the data file is mapped through a
+ *     descriptor other than the one holding the lock (on Linux without /proc mounted it cannot be,
+ *     and a forked child's mappings then keep the lock until it exits or execs). A fork() racing
+ *     with snap_open() in another thread waits for that open's files to be opened and locked;
+ *   - every descriptor the library opens is close-on-exec, so a child that calls exec (or a
+ *     process started with posix_spawn()) holds nothing of any region.
+ * Detection uses a pthread_atfork() handler and costs no system call per call. A child created
+ * without the fork handlers (a raw clone(2) without CLONE_VM) is not detected: it must not call
+ * the library on the parent's regions. vfork() and posix_spawn() children that only exec are fine.
  */
 #ifndef SNAPSHOT_H
 #define SNAPSHOT_H
@@ -183,7 +222,7 @@ typedef struct snap_options {
                                   SNAP_E_INVAL). The log grows past it when a single commit needs
                                   more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
-                                  data file's permissions */
+                                  data file's read/write permissions (see "Files") */
     void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
 } snap_options;
 
@@ -207,7 +246,8 @@ typedef struct snap_region snap_region;
  *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
  *   see "Concurrent writers" at snap_msync(); checked before any file is opened, so none is
  *   created or locked), -errno (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES,
- *   -ENOSPC, -EIO ...).
+ *   -EPERM for a sidecar of another owner or with other hard links (see "Files"), -ENOSPC,
+ *   -EIO ...).
  * Thread-safe (opening different files from different threads). */
 int snap_open(const char *path, const snap_options *opts, snap_region **out);
 
@@ -218,14 +258,17 @@ int snap_recover(const char *path, const snap_options *opts);
 /* Close the region: release the DRAM copy, the mappings, the lock and the files. Stores since the
  * last successful snap_msync() are discarded. Committed records not yet applied to the data file are
  * applied and flushed first (a failure there loses nothing: the next open replays them).
- * Returns 0, the error of that final flush, or SNAP_E_CLOSED if already closed. The handle's memory
- * stays valid, in the closed state, so later calls get SNAP_E_CLOSED rather than undefined behaviour
- * (the library keeps the last 1024 closed handles; older ones are freed).
+ * Returns 0, the error of that final flush, in the panic state the error that caused it (nothing is
+ * written then; the next open recovers from the log), or SNAP_E_CLOSED if already closed. In a
+ * forked child, on a region of the parent: SNAP_E_FORKED, having released the child's copy only
+ * (see "Processes"). The handle's memory stays valid, in the closed state, so later calls get
+ * SNAP_E_CLOSED rather than undefined behaviour (the library keeps the last 1024 closed handles;
+ * older ones are freed).
  * Not thread-safe with respect to other calls on the same region. */
 int snap_close(snap_region *r);
 
 /* First byte of the DRAM copy (inside the arena), or NULL if r is NULL or closed. Stable for the
- * region's lifetime, also across snap_grow(). Thread-safe. */
+ * region's lifetime, also across snap_grow(). In a forked child, the child's copy. Thread-safe. */
 void *snap_base(const snap_region *r);
 
 /* Current size in bytes (grows with snap_grow()), or 0 if r is NULL or closed. Thread-safe. */
@@ -236,7 +279,7 @@ uint64_t snap_size(const snap_region *r);
 /* Mark [addr, addr+len) as modified, for stores the plugin cannot see (inline assembly, libraries
  * built without the plugin, read(2) into the region). Call it *after* the store.
  * Errors: SNAP_E_RANGE if the range is not inside the region (nothing is marked), SNAP_E_CLOSED,
- * SNAP_E_INVAL (r NULL). len 0 succeeds. Thread-safe, lock-free. */
+ * SNAP_E_INVAL (r NULL), SNAP_E_FORKED (see "Processes"). len 0 succeeds. Thread-safe, lock-free. */
 int snap_track(snap_region *r, const void *addr, size_t len);
 
 /* Same, by offset from snap_base(). Errors as snap_track(). Thread-safe, lock-free. */
@@ -289,21 +332,25 @@ void snap_track_slow(const void *addr, size_t len);
  * quarter of the last commit's time, and never with SNAP_NO_CONCURRENT_WRITERS) so that they share
  * its barrier (docs/ARCHITECTURE.md, "Group commit").
  *
- * Errors: SNAP_E_CLOSED; SNAP_E_PANIC (an earlier failure); -ENOSPC or -EDQUOT if the file system
- *   has no room for this commit (see "Full file system"): nothing was written, the lines stay
- *   marked and the region open (not sticky); -EIO, ... from the media, after which the region is
- *   in the panic state (sticky); SNAP_E_NOMEMBARRIER (or -ENOMEM) if the
- *   membarrier failed although it worked at open (e.g. a seccomp filter installed since): nothing
- *   was written and the lines stay marked, but the region is in the panic state as after any failed
- *   commit; SNAP_E_VERIFY in verification mode (the commit itself succeeded). Thread-safe. */
+ * Errors: SNAP_E_CLOSED; SNAP_E_FORKED (see "Processes"); SNAP_E_PANIC (an earlier failure);
+ *   -EIO, ... from the media (a failed write or flush), after which the region is in the panic
+ *   state (sticky: see "Sticky failure"); transient, the region staying open and the stores marked
+ *   for the next call (see "Transient failure"): -ENOMEM, -ENOSPC or -EDQUOT before the flush
+ *   (-ENOSPC or -EDQUOT when the file system has no room for this commit: see "Full file
+ *   system"), and SNAP_E_NOMEMBARRIER (or -ENOMEM) if the membarrier failed although it worked at
+ *   open (e.g. a seccomp filter installed since: nothing was written; it keeps failing while the
+ *   filter denies it, so close and reopen with SNAP_NO_CONCURRENT_WRITERS); SNAP_E_VERIFY in
+ *   verification mode (the commit itself succeeded). With group commit each caller returns its
+ *   own result: after a transient failure of the leader, the callers it would have covered commit
+ *   in turn. Thread-safe. */
 int snap_msync(snap_region *r);
 
 /* Grow the region to new_size bytes (> current size, <= max_size given at open). The data file is
  * extended now; the new bytes read as zero; the new size commits atomically with the next
  * snap_msync() — a crash before that recovers the old size. snap_base() does not move.
  * Errors: SNAP_E_INVAL (new_size smaller than the size), SNAP_E_NOSPACE (beyond max_size),
- * SNAP_E_CLOSED, SNAP_E_PANIC, -errno (e.g. -ENOSPC extending the file: the file and the region
- * keep their size, and the region stays usable).
+ * SNAP_E_CLOSED, SNAP_E_PANIC, SNAP_E_FORKED, -errno (e.g. -ENOSPC extending the file: the file
+ * and the region keep their size, and the region stays usable).
  * Thread-safe with snap_msync() and with stores below the old size. */
 int snap_grow(snap_region *r, uint64_t new_size);
 
@@ -326,7 +373,7 @@ typedef struct snap_stats {
     enum snap_backend_kind backend;  /* the back end in use (AUTO resolved) */
 } snap_stats;
 
-/* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED. Thread-safe (figures read without a lock may be a
+/* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED, SNAP_E_FORKED. Thread-safe (figures read without a lock may be a
  * few commits apart from each other). */
 int snap_stats_get(const snap_region *r, snap_stats *out);
 

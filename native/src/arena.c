@@ -218,6 +218,16 @@ void snap_arena_free(uintptr_t base, uint64_t reserve)
     pthread_mutex_unlock(&arena_mu);
 }
 
+void snap_arena_fork_lock(void)
+{
+    pthread_mutex_lock(&arena_mu);
+}
+
+void snap_arena_fork_unlock(void)
+{
+    pthread_mutex_unlock(&arena_mu);
+}
+
 struct snap_region *snap_arena_lookup(uintptr_t addr)
 {
     uintptr_t len = __atomic_load_n(&snap_arena_len, __ATOMIC_ACQUIRE);

@@ -29,10 +29,10 @@
  *                barrier, which then covers both), or by a checkpoint before its barrier(D),
  *                whichever comes first. A streamed record is applied at once, read back from L.
  *
- *   checkpoint: apply a pending record; barrier(D); write the other header slot with
- *               base_epoch = next epoch and the committed data size; barrier(L). The log is now
- *               empty: the next record goes to area offset 0. Run when the log is full, at close,
- *               and at the end of recovery.
+ *   checkpoint: (grow L if the record needs a larger area;) apply a pending record; barrier(D);
+ *               write the other header slot with base_epoch = next epoch, the committed data size
+ *               and the area size; barrier(L). The log is now empty: the next record goes to area
+ *               offset 0. Run when the log is full, at close, and at the end of recovery.
  *
  *   recovery (recovery.c): read the current header; walk the chain (records from area offset 0,
  *               epochs base_epoch, base_epoch+1, ... each valid by CRC); replay them all in order
@@ -77,14 +77,20 @@
  *       size commits with the next record; recovery cuts D back to the committed size.
  *   (8) After a failed write or barrier nothing more is written: the region is in PANIC. A deferred
  *       apply that fails fails the msync (or the close) that runs it; its record stays in L.
- *       A failed reservation (step 4b) is not such a failure: it comes before any write of the
- *       record, so a retry writes the record at the same place and epoch as if it were the first
- *       attempt (9 holds: nothing of the failed attempt can be on the media). Step 4b makes the
- *       apply's writes unable to fail for want of space on file systems that overwrite in place;
- *       if an apply fails anyway (-EIO, or -ENOSPC where overwrites need new space), the msync
- *       returns the error after its record committed: the region is in PANIC, and the next open
- *       replays the record (5), so the caller sees what a crash during the call would give —
- *       this state or the previous one, here this one.
+*       A failed reservation (step 4b) or a failure before the commit point that is not the
+ *       media's is not such a failure: no memory (the run list, the stage, membarrier's -ENOMEM,
+ *       mapping the log on PM), membarrier denied, or no space (-ENOSPC, -EDQUOT) growing L or
+ *       reserving room (step 4b) or writing the record in step 5. Then the lines go back to the
+ *       dirty map, the region stays OPEN and the next msync retries: no barrier failed, so the
+ *       kernel dropped nothing, and nothing of the attempt is in the chain (L's growth lies past
+ *       the area the durable header names; a record written in part is absent or torn past the
+ *       chain's end). The retry writes at the same place (9). A failed barrier, -EIO or any other
+ *       write error still means PANIC. Step 4b makes the apply's writes unable to fail for want
+ *       of space on file systems that overwrite in place; if an apply fails anyway (-EIO, or
+ *       -ENOSPC where overwrites need new space), the msync returns the error after its record
+ *       committed: the region is in PANIC, and the next open replays the record (5), so the
+ *       caller sees what a crash during the call would give — this state or the previous one,
+ *       here this one.
  *   (9) A record is never written at the place (area offset, epoch) of an earlier record whose
  *       first line may be on the media. Otherwise a retry whose lines partly reach the media could
  *       complete an older torn record, and recovery would replay an msync that never returned
@@ -99,6 +105,16 @@
  *       first line is the latest write's validates only as that write's record (bar a CRC-32C
  *       collision between two bodies), so lines of an attempt whose first line was lost can
  *       complete it only with bytes equal to its own.
+ *       The one exception is the retry after a failure of (8), at the same place as the failed
+ *       attempt A (unless its step 4 checkpoints first: then at offset 0, a place of its own),
+ *       whose first line may be on the media (written back by the kernel): no recovery
+ *       ran in between, so nobody was shown the state without A; A's lines were given back, so
+ *       the retry B carries each of them with the same or later bytes, and the application went on
+ *       from A's state, not from the one before it. A crash during B leaves at that place a mix
+ *       that validates as A (its first line is A's and so are the others), as B, or not at all:
+ *       recovery gives A's state, B's or the one before, each a state the region went through in
+ *       order. A's msync returned an error, and snapshot.h says such a call may have committed.
+ *       A recovery after that crash is an ordinary one, above.
  *
  * Crash analysis. Crash before step 5's barrier returns: record k is absent or torn, so the chain
  * ends at k-1 and D holds only bytes of records <= k-1 (2): recovery yields state k-1, and no
@@ -143,9 +159,10 @@
  *
  *      snap_open() ──> OPEN ──(write/barrier fails: commit_once)──> PANIC
  *                       │  ^                                          │
- *                       │  └── snap_msync(), snap_grow(), and a       │
- *                       │      failed reservation (step 4b)           │
+*                       │  └── snap_msync() (also failing for want    │
+ *                       │      of memory or space, (8)), snap_grow()  │
  *                       └──────────── snap_close() ──> CLOSED <───────┘
+ *                                      (in PANIC: returns panic_err)
  *
  * GROUP COMMIT. Callers register under r->mu (requested++). One caller at a time is the leader: it
  * notes how many calls are registered, commits without the lock, then marks those calls covered.
@@ -345,8 +362,8 @@ static uint64_t area_for(const struct snap_region *r, uint64_t need)
 
 /* Make the log file long enough for an area of area_for(need) bytes. Only the checkpoint's
  * header makes the area that large; a log file longer than its header says is harmless (nothing
- * reads past area_size), so step 4 grows it first, before anything is written, where a failure
- * (-ENOSPC: PM preallocates) is a failed reservation (step 4b), not a panic. */
+ * reads past area_size), so it grows first, before anything is written, where a failure
+ * (-ENOSPC: PM preallocates) is retryable (invariant 8), not a panic. */
 static int grow_log(struct snap_region *r, uint64_t need)
 {
     uint64_t want = SNAP_LOG_AREA_OFF + area_for(r, need), have;
@@ -354,20 +371,35 @@ static int grow_log(struct snap_region *r, uint64_t need)
     return rc || have >= want ? rc : snap_be_resize(r->be, SNAP_LOG, want);
 }
 
-/* Checkpoint, and make the record area at least min_area bytes. */
-static int checkpoint_sized(struct snap_region *r, uint64_t min_area)
+/* Failures before the commit point that leave nothing a retry could not overwrite, and that are
+ * not the media's: want of memory or of space (invariant 8). */
+static int retryable(int rc)
+{
+    return rc == -ENOMEM || rc == -ENOSPC || rc == -EDQUOT;
+}
+
+/* Checkpoint, and make the record area at least min_area bytes. *retry (if not NULL) is set when it
+ * failed growing the log for want of space, before writing anything (invariant 8). */
+static int checkpoint_sized(struct snap_region *r, uint64_t min_area, int *retry)
 {
     struct snap_log_header h = r->log;
-    int rc = apply_pending(r);
+    int rc;
+    if (min_area > h.area_size) {
+        /* First: the file grows past the area the current header names, so recovery reads none of
+         * the new bytes until the header below is durable. */
+        rc = grow_log(r, min_area);
+        if (rc) {
+            if (retry)
+                *retry = retryable(rc);
+            return rc;
+        }
+        h.area_size = area_for(r, min_area);
+    }
+    rc = apply_pending(r);
     if (!rc)
         rc = snap_be_barrier(r->be, SNAP_DATA); /* invariant 3 */
     if (rc)
         return rc;
-    if (min_area > h.area_size) {
-        if ((rc = grow_log(r, min_area)) != 0)
-            return rc;
-        h.area_size = area_for(r, min_area);
-    }
     h.seq++;
     h.base_epoch = r->next_epoch;
     h.data_size = r->committed_size;
@@ -384,7 +416,7 @@ static int checkpoint_sized(struct snap_region *r, uint64_t min_area)
 
 int snap_checkpoint(struct snap_region *r)
 {
-    return checkpoint_sized(r, 0);
+    return checkpoint_sized(r, 0, NULL);
 }
 
 #define COPY_PIECE (32u << 10) /* stays in L1/L2 between the copy and the CRC */
@@ -525,22 +557,33 @@ static int verify_now(struct snap_region *r)
     return rc ? rc : snap_verify_region(r);
 }
 
-/* Steps 1-6 of the protocol. Leader only (r->leader_active), without r->mu. *untouched is set
- * when it fails with nothing written and every line given back (step 4b): no panic. */
-static int commit_once(struct snap_region *r, int *untouched)
+/* Mark the lines taken in step 1 dirty again: a failed attempt loses none of them. */
+static void give_back(struct snap_region *r, long nline_runs)
 {
+    for (long i = 0; i < nline_runs; i++)
+        snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
+}
+
+/* Steps 1-6 of the protocol. Leader only (r->leader_active), without r->mu. On failure *retry
+ * says whether the region stays open (invariant 8): the failure came before the commit point, was
+ * not the media's, and the lines are marked again. */
+static int commit_once(struct snap_region *r, int *retry)
+{
+    *retry = 0;
     snap_assert_region_state(r);
     uint64_t size = snap_region_size(r);
     long nline_runs = snap_dirty_collect(&r->dirty, &r->runs, &r->runs_cap); /* step 1 */
-    if (nline_runs < 0)
+    if (nline_runs < 0) {
+        *retry = 1; /* -ENOMEM growing the run list: the collection marked every line again */
         return (int)nline_runs;
+    }
     if (nline_runs == 0 && size == r->committed_size) /* nothing to commit; still check */
         return r->verify ? verify_now(r) : 0;
     if (nline_runs > 0 && !(r->flags & SNAP_NO_CONCURRENT_WRITERS)) {
         int brc = heavy_barrier(); /* step 2 */
         if (brc) {
-            for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
-                snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
+            give_back(r, nline_runs); /* nothing is lost, nothing was written */
+            *retry = 1;
             return brc;
         }
     }
@@ -564,10 +607,10 @@ static int commit_once(struct snap_region *r, int *untouched)
      * drain under this record's barrier instead of stalling the previous msync's return. */
     int rc = apply_pending(r);
     if (rc)
-        return rc;
+        return rc; /* a write to D: the media's (PANIC) */
     if (ensure_stage(r, rec.stream ? rec.head + snap_commit_piece : rec.total)) {
-        for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
-            snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
+        give_back(r, nline_runs);
+        *retry = 1;
         return -ENOMEM;
     }
     rec.runs = (struct snap_rec_run *)(r->stage + sizeof(struct snap_rec_header));
@@ -578,25 +621,29 @@ static int commit_once(struct snap_region *r, int *untouched)
         rec.runs[i] = (struct snap_rec_run){off, len < size - off ? len : size - off};
     }
 
-    /* Steps 4 and 4b. A log too small for the record grows before anything is written; then the
-     * checkpoint, then the record's room. A failed growth or reservation writes nothing. */
-    int room = 0;
-    if (r->log_off + rec.total > r->log.area_size) {
-        room = grow_log(r, rec.total);
-        if (!room)
-            rc = checkpoint_sized(r, rec.total); /* step 4 */
+    if (r->log_off + rec.total > r->log.area_size) { /* step 4 */
+        rc = checkpoint_sized(r, rec.total, retry);
+        if (rc) {
+            if (*retry)
+                give_back(r, nline_runs);
+            return rc;
+        }
     }
     rec.at = SNAP_LOG_AREA_OFF + r->log_off;
-    if (!rc && !room)
-        room = reserve_record(r, &rec); /* step 4b */
-    if (room) {
-        for (long i = 0; i < nline_runs; i++) /* give the lines back: nothing is lost */
-            snap_dirty_mark(&r->dirty, r->runs[i].first, r->runs[i].count);
-        *untouched = 1;
-        return room;
+    rc = reserve_record(r, &rec); /* step 4b: a failure writes nothing */
+    if (rc) {
+        give_back(r, nline_runs);
+        *retry = 1;
+        return rc;
     }
-    if (!rc)
-        rc = write_record(r, &rec, size);
+    rc = write_record(r, &rec, size);
+    if (rc && retryable(rc)) {
+        /* No space for the record (or memory to map the log): it is torn or absent past the end
+         * of the chain, where the retry writes at the same place (invariants 8, 9). */
+        give_back(r, nline_runs);
+        *retry = 1;
+        return rc;
+    }
     if (!rc)
         rc = snap_be_barrier(r->be, SNAP_LOG); /* step 5: the commit point */
     if (rc)
@@ -682,8 +729,8 @@ int snap_msync(snap_region *r)
         uint64_t before = r->covered, upto = r->requested;
         pthread_mutex_unlock(&r->mu);
         uint64_t c0 = waited ? now_ns() : t0; /* the commit's own time, without the waits */
-        int untouched = 0;
-        rc = commit_once(r, &untouched);
+        int retry;
+        rc = commit_once(r, &retry);
         t1 = now_ns();
         pthread_mutex_lock(&r->mu);
         r->leader_active = 0;
@@ -691,10 +738,13 @@ int snap_msync(snap_region *r)
         r->group_hint = (upto - before) + (r->requested - upto); /* covered + arrived meanwhile */
         if (rc == 0 || rc == SNAP_E_VERIFY) {
             r->covered = upto;
-        } else if (!untouched) {
+        } else if (!retry) {
             r->panic_err = rc; /* invariant 8: sticky */
             __atomic_store_n(&r->state, SNAP_STATE_PANIC, __ATOMIC_RELEASE);
         }
+        /* else nothing of the attempt is in the chain and its lines are marked again: the region
+         * stays OPEN, and each caller it would have covered, woken below, leads a commit of its
+         * own (invariant 8). */
         pthread_cond_broadcast(&r->cv);
         break;
     }

@@ -102,7 +102,8 @@ static void quarantine_memory(struct snap_region *r)
 int snap_foreign_close(snap_region *r)
 {
     int rc = snap_region_check(r);
-    return rc ? rc : snap_region_close(r, quarantine_memory);
+    /* In a forked child: the child's copy is released (SNAP_E_FORKED), as by snap_close(). */
+    return rc && rc != SNAP_E_FORKED ? rc : snap_region_close(r, quarantine_memory);
 }
 
 void snap_foreign_release(snap_region *r)

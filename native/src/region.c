@@ -32,13 +32,141 @@ static uint64_t page_round(uint64_t n)
     return (n + page - 1) & ~(page - 1);
 }
 
-int snap_region_check(const struct snap_region *r)
+/* ---- Processes -------------------------------------------------------------------------------
+ *
+ * A region belongs to the process that opened it. fork() gives the child a copy of the handle, the
+ * DRAM copy and the commit state (log cursor, epoch), and shares the open files with it: a child's
+ * msync would append at the parent's cursor and its close would checkpoint the parent's log, so that
+ * records the parent acknowledged later fall outside the chain. So every call checks the process
+ * generation (snap_region_check(): a load and a compare; getpid() would be a system call in
+ * current glibc), which the pthread_atfork() child handler increments: in a child, calls on the
+ * parent's regions return SNAP_E_FORKED and write nothing, and snap_close() releases only the
+ * child's copy (close_forked()).
+ *
+ * The lock. A flock() belongs to an open file description and lasts until the last reference to
+ * that description goes: a descriptor, but also a mapping made through one. So the data file is
+ * mapped (the DRAM copy, the file back end's shared view, libpmem's mapping through /proc) through a
+ * descriptor with a description of its own (reopen_data()), and only lock_fd refers to the one
+ * holding the lock. The atfork child handler closes the child's copy of every lock_fd, so a forked
+ * child never keeps the region locked once the parent has closed it or died; every descriptor is
+ * O_CLOEXEC, so an exec'd child holds none at all. Where /proc/self/fd cannot reopen the file, the
+ * data descriptor is a duplicate (F_DUPFD_CLOEXEC) and a forked child's mappings keep the lock
+ * until it exits or execs.
+ *
+ * fork_mu orders the list of lock descriptors (lock_list) against fork(): the prepare handler takes
+ * it, with the arena's and the graveyard's locks, so that the child finds them consistent and not
+ * held by a thread it does not have. A lock descriptor is opened (open_backend()) and listed, or
+ * unlisted and closed, under fork_mu, so no fork() sees it open but unlisted. The child handler
+ * does only async-signal-safe work: close() and plain stores; the parent's waits for it (fork_pipe)
+ * so that when fork() returns in the parent the child holds no lock. */
+
+uint64_t snap_process_gen;
+static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct snap_lock_link lock_list = {NULL, &lock_list, &lock_list};
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_setup_rc;
+static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER; /* see snap_region_bury() */
+
+/* While a lock descriptor is listed, fork() in the parent returns only once the child has closed
+ * its copies: the child holds the write end of this pipe until then, and the parent handler reads
+ * it to EOF (which also comes at once if the fork failed, or when the child dies). Without the wait
+ * a parent that closed and reopened its region right after fork() could find it still locked by a
+ * child not yet scheduled. Best effort: without a pipe (EMFILE) the parent does not wait. */
+static int fork_pipe[2] = {-1, -1};
+
+static void fork_prepare(void)
 {
-    if (!r || r->magic != SNAP_REGION_MAGIC)
-        return SNAP_E_INVAL;
-    if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SNAP_STATE_CLOSED)
-        return SNAP_E_CLOSED;
-    return 0;
+    int e = errno;
+    pthread_mutex_lock(&fork_mu);
+    pthread_mutex_lock(&graveyard_mu);
+    snap_arena_fork_lock();
+    if (lock_list.next != &lock_list && pipe2(fork_pipe, O_CLOEXEC) != 0)
+        fork_pipe[0] = fork_pipe[1] = -1;
+    errno = e;
+}
+
+static void fork_parent(void)
+{
+    int e = errno; /* fork()'s, if it failed */
+    if (fork_pipe[0] >= 0) {
+        close(fork_pipe[1]);
+        char c;
+        while (read(fork_pipe[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(fork_pipe[0]);
+        fork_pipe[0] = fork_pipe[1] = -1;
+    }
+    snap_arena_fork_unlock();
+    pthread_mutex_unlock(&graveyard_mu);
+    pthread_mutex_unlock(&fork_mu);
+    errno = e;
+}
+
+/* In the child, before fork() returns there: the parent's regions become foreign, and the child's
+ * copies of their lock descriptors are closed. The list is emptied: a listed node may sit on the
+ * stack of a thread the child does not have (snap_recover()), which glibc may reuse. */
+static void fork_child(void)
+{
+    int e = errno;
+    snap_process_gen++;
+    struct snap_lock_link *l = lock_list.next;
+    while (l != &lock_list) {
+        struct snap_lock_link *next = l->next;
+        if (*l->fd >= 0)
+            close(*l->fd);
+        *l->fd = -1;
+        l->prev = l->next = l; /* unlisted: unlinking it again does nothing */
+        l = next;
+    }
+    lock_list.prev = lock_list.next = &lock_list;
+    if (fork_pipe[0] >= 0) { /* the lock descriptors are closed: let the parent go on */
+        close(fork_pipe[0]);
+        close(fork_pipe[1]);
+        fork_pipe[0] = fork_pipe[1] = -1;
+    }
+    snap_arena_fork_unlock();
+    pthread_mutex_unlock(&graveyard_mu);
+    pthread_mutex_unlock(&fork_mu);
+    errno = e;
+}
+
+static void fork_setup(void)
+{
+    fork_setup_rc = -pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static int fork_ready(void)
+{
+    pthread_once(&fork_once, fork_setup);
+    return fork_setup_rc;
+}
+
+static void lock_link_init(struct snap_lock_link *l, int *fd)
+{
+    l->fd = fd;
+    l->prev = l->next = l;
+}
+
+/* fork_mu held. */
+static void lock_list_add(struct snap_lock_link *l)
+{
+    l->next = &lock_list;
+    l->prev = lock_list.prev;
+    lock_list.prev->next = l;
+    lock_list.prev = l;
+}
+
+/* Unlist and close a lock descriptor (nothing if a fork already closed this copy). */
+static void lock_release(struct snap_lock_link *l)
+{
+    pthread_mutex_lock(&fork_mu);
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = l;
+    if (*l->fd >= 0)
+        close(*l->fd);
+    *l->fd = -1;
+    pthread_mutex_unlock(&fork_mu);
 }
 
 /* ---- Files ------------------------------------------------------------------------------------ */
@@ -57,22 +185,48 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-/* Open the sidecar without ever following a symlink; create it with the data file's permissions. */
-static int open_log(const char *log_path, mode_t mode, int *created)
+/* A new sidecar gets the data file's owner and group (root creating one for another user's file,
+ * a group member creating one for a group-writable file), and its read and write bits: never
+ * setuid, setgid, sticky or execute (record bodies are the region's bytes), whatever the umask.
+ * Who cannot give it the owner gets -EPERM (an existing sidecar of another owner is refused, so
+ * the owner must open the region first); who cannot give it the group drops the group bits. */
+static int own_new_log(int fd, const struct stat *data)
+{
+    mode_t mode = data->st_mode & 0666;
+    struct stat st;
+    if (fstat(fd, &st))
+        return -errno;
+    if ((st.st_uid != data->st_uid || st.st_gid != data->st_gid) &&
+        fchown(fd, data->st_uid, data->st_gid) != 0) {
+        if (st.st_uid != data->st_uid)
+            return -EPERM;
+        if (fchown(fd, (uid_t)-1, data->st_gid) != 0)
+            mode &= ~(mode_t)0070; /* another group's file: no access for that group */
+    }
+    return fchmod(fd, mode) ? -errno : 0; /* after fchown, which may clear bits */
+}
+
+/* Open the sidecar without ever following a symlink; create it with the data file's owner and
+ * permissions (own_new_log()). An existing sidecar must be a regular file (SNAP_E_NOTFILE) with no
+ * other hard link and the data file's owner (-EPERM): otherwise it could be another file of
+ * someone's (a link to it) or a log planted by another user, and the commit would write the
+ * region's bytes into it or recovery replay it into the data file. Bits it should not have
+ * (setuid, setgid, sticky, execute: from an older version) are dropped if we may. */
+static int open_log(const char *log_path, const struct stat *data, int *created)
 {
     *created = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(log_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT) {
-            fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+            fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
             if (fd < 0 && errno == EEXIST)
                 continue; /* lost a race with another creator: open theirs */
             if (fd >= 0) {
                 *created = 1;
-                if (fchmod(fd, mode)) { /* umask must not narrow the copy of the data file's mode */
-                    int e = -errno;
+                int rc = own_new_log(fd, data);
+                if (rc) {
                     close(fd);
-                    return e;
+                    return rc; /* the caller removes it */
                 }
             }
         }
@@ -83,13 +237,38 @@ static int open_log(const char *log_path, mode_t mode, int *created)
             close(fd);
             return SNAP_E_NOTFILE;
         }
+        if (st.st_nlink != 1 || st.st_uid != data->st_uid) {
+            close(fd);
+            return -EPERM;
+        }
+        if (st.st_mode & 07111)
+            (void)fchmod(fd, st.st_mode & 0666); /* best effort: refusing would strand the region */
         return fd;
     }
     return -EEXIST;
 }
 
+/* A descriptor of the data file dfd with an open file description of its own, so that no mapping
+ * refers to the one holding the lock ("Processes"): reopened through /proc/self/fd and checked to
+ * be the same file, or else a duplicate. */
+static int reopen_data(int dfd, const struct stat *st)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", dfd);
+    int fd = open(proc, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat again;
+        if (fstat(fd, &again) == 0 && again.st_dev == st->st_dev && again.st_ino == st->st_ino)
+            return fd;
+        close(fd);
+    }
+    fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
 /* Open, lock and check the data file and its log, and build the back end over them. *created:
- * the data file was created by this call (create.c); on failure it is removed again. */
+ * the data file was created by this call (create.c); on failure it is removed again. Called with
+ * fork_mu held ("Processes"): the caller lists *lock_fd before it lets go. */
 static int open_backend(const char *path, const snap_options *o, struct snap_backend **be,
                         int *lock_fd, int *data_created)
 {
@@ -124,16 +303,16 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         rc = -ENOMEM;
         goto fail;
     }
-    lfd = open_log(log_path, st.st_mode & 07777, &created);
+    lfd = open_log(log_path, &st, &created);
     if (lfd < 0) {
         rc = lfd;
         goto fail;
     }
     if (created && (rc = fsync_parent_dir(log_path)) != 0)
         goto fail;
-    int data_dup = dup(dfd); /* the back end owns its fds; dfd keeps the lock */
+    int data_dup = reopen_data(dfd, &st); /* the back end owns its fds; dfd keeps the lock */
     if (data_dup < 0) {
-        rc = -errno;
+        rc = data_dup;
         goto fail;
     }
     enum snap_backend_kind kind = o->backend;
@@ -254,7 +433,6 @@ static int map_copy(struct snap_region *r, uint64_t off, uint64_t len, int zeros
 #define GRAVEYARD_SIZE 1024
 static struct snap_region *graveyard[GRAVEYARD_SIZE];
 static unsigned graveyard_next;
-static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void snap_region_bury(struct snap_region *r)
 {
@@ -289,10 +467,19 @@ int snap_recover(const char *path, const snap_options *opts)
         return SNAP_E_INVAL;
     const snap_options *o = opts ? opts : &default_options;
     struct snap_backend *be;
-    int lock_fd, created;
+    int lock_fd = -1, created = 0;
+    struct snap_lock_link link;
+    lock_link_init(&link, &lock_fd);
     int rc = check_options(o);
     if (!rc)
-        rc = open_backend(path, o, &be, &lock_fd, &created);
+        rc = fork_ready();
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&fork_mu);
+    rc = open_backend(path, o, &be, &lock_fd, &created);
+    if (!rc)
+        lock_list_add(&link);
+    pthread_mutex_unlock(&fork_mu);
     if (rc)
         return rc;
     struct snap_recovery rec;
@@ -300,8 +487,7 @@ int snap_recover(const char *path, const snap_options *opts)
     snap_be_close(be);
     if (rc && created)
         snap_data_discard(path, lock_fd);
-    if (lock_fd >= 0)
-        close(lock_fd);
+    lock_release(&link);
     return rc;
 }
 
@@ -320,16 +506,24 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     if (!r)
         return -ENOMEM;
     r->magic = SNAP_REGION_MAGIC;
+    r->gen = snap_process_gen;
     r->flags = o->flags;
     r->lock_fd = -1;
-    int rc = snap_commit_init(r);
+    lock_link_init(&r->lock_link, &r->lock_fd);
+    int rc = fork_ready();
+    if (!rc)
+        rc = snap_commit_init(r);
     if (rc) {
         free(r);
         return rc;
     }
     struct snap_recovery rec;
     int fresh = 0, created = 0;
+    pthread_mutex_lock(&fork_mu);
     rc = open_backend(path, o, &r->be, &r->lock_fd, &created);
+    if (!rc)
+        lock_list_add(&r->lock_link);
+    pthread_mutex_unlock(&fork_mu);
     if (!rc)
         rc = prepare(r->be, o, &rec, &fresh);
     fresh |= created; /* created whole (create.c): zeros */
@@ -370,8 +564,7 @@ fail_files:
     snap_be_close(r->be);
     if (created)
         snap_data_discard(path, r->lock_fd); /* a failed create leaves nothing */
-    if (r->lock_fd >= 0)
-        close(r->lock_fd);
+    lock_release(&r->lock_link);
     snap_commit_destroy(r);
     free(r);
     return rc;
@@ -383,20 +576,41 @@ void snap_region_free_memory(struct snap_region *r)
     snap_dirty_destroy(&r->dirty);
 }
 
-int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r))
+/* Close the parent's region in a forked child ("Processes"): the child's copy of the memory and of
+ * the back end's descriptors and mappings goes (closing them writes nothing); the lock descriptor
+ * was closed at fork. The mutex and condition variables are left as they are: a thread of the
+ * parent may have held or waited on them at fork, and destroying them could wait forever. */
+static int close_forked(struct snap_region *r, void (*dispose_memory)(struct snap_region *r))
 {
-    int rc = 0;
-    /* Flush applied records and empty the log, so the next open has nothing to replay. Skipped in
-     * PANIC: nothing may be written after a failure (invariant 8); the next open recovers. */
-    if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
-        rc = snap_checkpoint(r);
     __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
     dispose_memory(r);
     snap_be_close(r->be);
     r->be = NULL;
-    if (r->lock_fd >= 0)
-        close(r->lock_fd);
-    r->lock_fd = -1;
+    lock_release(&r->lock_link);
+    free(r->stage);
+    free(r->runs);
+    r->stage = NULL;
+    r->runs = NULL;
+    return SNAP_E_FORKED;
+}
+
+int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r))
+{
+    if (r->gen != __atomic_load_n(&snap_process_gen, __ATOMIC_RELAXED))
+        return close_forked(r, dispose_memory);
+    int rc = 0;
+    /* Flush applied records and empty the log, so the next open has nothing to replay. Skipped in
+     * PANIC: nothing may be written after a failure (invariant 8); the next open recovers, and
+     * the close reports the failure that caused the panic. */
+    if (r->state == SNAP_STATE_OPEN && r->log_off > 0)
+        rc = snap_checkpoint(r);
+    else if (r->state == SNAP_STATE_PANIC)
+        rc = r->panic_err;
+    __atomic_store_n(&r->state, SNAP_STATE_CLOSED, __ATOMIC_RELEASE);
+    dispose_memory(r);
+    snap_be_close(r->be);
+    r->be = NULL;
+    lock_release(&r->lock_link);
     snap_commit_destroy(r);
     return rc;
 }
@@ -404,21 +618,24 @@ int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_
 int snap_close(snap_region *r)
 {
     int rc = snap_region_check(r);
-    if (rc)
+    if (rc && rc != SNAP_E_FORKED) /* in a forked child: release the child's copy */
         return rc;
     rc = snap_region_close(r, snap_region_free_memory);
     snap_region_bury(r);
     return rc;
 }
 
+/* Also in a forked child: its copy of the memory stays readable and writable. */
 void *snap_base(const snap_region *r)
 {
-    return snap_region_check(r) ? NULL : (void *)r->base;
+    int rc = snap_region_check(r);
+    return rc && rc != SNAP_E_FORKED ? NULL : (void *)r->base;
 }
 
 uint64_t snap_size(const snap_region *r)
 {
-    return snap_region_check(r) ? 0 : snap_region_size(r);
+    int rc = snap_region_check(r);
+    return rc && rc != SNAP_E_FORKED ? 0 : snap_region_size(r);
 }
 
 int snap_grow(snap_region *r, uint64_t new_size)

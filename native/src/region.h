@@ -15,15 +15,30 @@
 /* The region's states (see the diagram in commit.c). */
 enum snap_region_state { SNAP_STATE_OPEN = 0, SNAP_STATE_PANIC, SNAP_STATE_CLOSED };
 
+/* An open lock descriptor, listed so that a forked child closes its copy at once (region.c,
+ * "Processes"). */
+struct snap_lock_link {
+    int *fd;
+    struct snap_lock_link *prev, *next;
+};
+
+/* The process generation: 0 in the process that loaded the library, incremented in a child by
+ * fork() (a pthread_atfork() handler). A region opened in another generation is the parent's. */
+extern uint64_t snap_process_gen;
+
 struct snap_region {
     uint64_t magic;
+    uint64_t gen;   /* snap_process_gen at open: calls from another (a forked child) fail */
     int state;      /* enum snap_region_state; read without the lock with __atomic_load_n */
     int panic_err;  /* the failure that caused SNAP_STATE_PANIC */
     uint32_t flags; /* snap_options.flags */
     int verify;     /* SNAPSHOT_VERIFY=1: compare DRAM with the media after every commit */
 
     struct snap_backend *be;
-    int lock_fd; /* data file descriptor holding the flock; -1 for the simulator */
+    int lock_fd; /* data file descriptor holding the flock; -1 for the simulator. Its open file
+                    description is used for nothing else (no mapping refers to it), so closing
+                    it releases the lock */
+    struct snap_lock_link lock_link; /* lock_fd, listed while open */
 
     uintptr_t base;   /* DRAM copy, inside the arena */
     uint64_t reserve;  /* arena bytes reserved (max_size rounded to slots) */
@@ -60,12 +75,24 @@ struct snap_region {
     uint64_t st_recovered;
 };
 
-/* Validate a handle for a call: SNAP_E_INVAL if NULL or not a region, SNAP_E_CLOSED if closed. */
-int snap_region_check(const struct snap_region *r);
+/* Validate a handle for a call: SNAP_E_INVAL if NULL or not a region, SNAP_E_CLOSED if closed,
+ * SNAP_E_FORKED in a process other than the one that opened it (no system call). */
+static inline int snap_region_check(const struct snap_region *r)
+{
+    if (!r || r->magic != SNAP_REGION_MAGIC)
+        return SNAP_E_INVAL;
+    if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SNAP_STATE_CLOSED)
+        return SNAP_E_CLOSED;
+    if (__builtin_expect(r->gen != __atomic_load_n(&snap_process_gen, __ATOMIC_RELAXED), 0))
+        return SNAP_E_FORKED;
+    return 0;
+}
 
 /* Close a checked, open handle: checkpoint (unless in PANIC), mark it closed, let dispose_memory
  * deal with the DRAM copy and the bitmaps, then close the files and the commit state. Returns the
- * checkpoint's result; the handle is closed either way. snap_close() passes
+ * checkpoint's result, or in PANIC the error that caused it; the handle is closed either way. In a
+ * forked child (snap_region_check() said SNAP_E_FORKED) it writes nothing, releases the child's
+ * copy only and returns SNAP_E_FORKED. snap_close() passes
  * snap_region_free_memory; snap_foreign_close() quarantines the memory instead (foreign.c). */
 int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r));
 void snap_region_free_memory(struct snap_region *r); /* arena slots back, bitmaps unmapped */

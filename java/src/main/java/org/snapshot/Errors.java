@@ -78,6 +78,10 @@ final class Errors {
             case E_MISMATCH:
                 return "Nothing was changed. Run `snapshot inspect " + p + "`: it names the data "
                         + "file the log belongs to.";
+            case -1:
+                return "If " + p + ".snaplog has another owner than the data file or other hard "
+                        + "links, it is refused: remove it (or the other links) if you trust it. "
+                        + "Only the data file's owner (or root) can create it.";
             case -2:
                 return "Use PersistentRegion.create(path, size) to create it.";
             case -17:

@@ -6,7 +6,9 @@ package org.snapshot;
  * seccomp filter that denies it (some container profiles do). Without it an msync could lose a
  * store racing with it, so the region is not opened unless {@link Options#noConcurrentWriters}
  * promises that none races. Also thrown by an msync whose membarrier failed although it worked at
- * open; that region then refuses commits, as after a {@link RegionPanicException}.
+ * open; nothing was written, the region stays open and the writes stay pending for the next
+ * msync (which fails the same way while membarrier is denied: close and reopen with
+ * noConcurrentWriters).
  */
 public class MembarrierUnavailableException extends SnapshotException {
     private static final long serialVersionUID = 1L;

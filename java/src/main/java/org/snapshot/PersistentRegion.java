@@ -130,11 +130,11 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
      * Make every write so far durable, atomically (see {@link RegionMemory} for racing writes).
      *
      * @throws RegionPanicException after an earlier media failure (close and reopen)
-     * @throws SnapshotException    ENOSPC (or EDQUOT): the file system has no room for this commit;
-     *                              nothing was committed, the writes stay pending and the region
-     *                              usable: a later {@code msync()} commits them once there is room.
-     *                              Another code (EIO ...): the media failed now; the region is then
-     *                              in the panic state
+     * @throws SnapshotException    ENOSPC or EDQUOT (no room for this commit), or ENOMEM, before
+     *                              anything was flushed: nothing was committed, the writes stay
+     *                              pending and the region usable; a later {@code msync()} commits
+     *                              them. Another code (EIO, a failed flush ...): the media failed
+     *                              now; the region is then in the panic state
      * @throws RegionClosedException after close()
      */
     public void msync() {
@@ -208,7 +208,8 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
      * until the garbage collector finds this region and its slices unreachable.
      *
      * @throws SnapshotException if the final flush failed (nothing is lost: the next open replays
-     *                           the log); the region is closed anyway
+     *                           the log), or with the failure that put the region in the panic
+     *                           state; the region is closed anyway
      */
     @Override
     public void close() {
