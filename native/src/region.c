@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "identity.h"
 #include "region.h"
-
-#define SNAP_LOG_SUFFIX ".snaplog"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack the name */
@@ -56,12 +55,17 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-/* Open the sidecar without ever following a symlink; create it with the data file's permissions. */
-static int open_log(const char *log_path, mode_t mode, int *created)
+/* Open the sidecar without ever following a symlink; create it with the data file's permissions if
+ * it is missing and `may_create` (else SNAP_E_MISMATCH: identity.h). Lock it as the data file is
+ * locked: two data files never use one log at once (a log found through a data file's xattr could
+ * be another file's canonical sidecar). */
+static int open_log(const char *log_path, mode_t mode, int may_create, int *created)
 {
     *created = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(log_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && !may_create)
+            return SNAP_E_MISMATCH; /* the data file's log is not there */
         if (fd < 0 && errno == ENOENT) {
             fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
             if (fd < 0 && errno == EEXIST)
@@ -82,12 +86,28 @@ static int open_log(const char *log_path, mode_t mode, int *created)
             close(fd);
             return SNAP_E_NOTFILE;
         }
+        if (flock(fd, LOCK_EX | LOCK_NB)) {
+            int e = errno == EWOULDBLOCK ? SNAP_E_LOCKED : -errno;
+            close(fd);
+            return e;
+        }
         return fd;
     }
     return -EEXIST;
 }
 
-/* Open, lock and check the data file and its log, and build the back end over them. */
+/* The identity hook lives for the time of recovery (prepare()); then it is dropped. */
+static void drop_identity(struct snap_backend *be)
+{
+    if (be && be->identity) {
+        snap_identity_free(be->identity);
+        free(be->identity);
+        be->identity = NULL;
+    }
+}
+
+/* Open, lock and check the data file and its log, and build the back end over them, with the data
+ * file's identity (identity.h) attached for recovery. */
 static int open_backend(const char *path, const snap_options *o, struct snap_backend **be,
                         int *lock_fd)
 {
@@ -105,7 +125,7 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
     if (dfd < 0)
         return errno == EISDIR ? SNAP_E_NOTFILE : -errno;
     int rc, lfd = -1, created = 0;
-    char *log_path = NULL;
+    struct snap_identity *id = NULL;
     struct stat st;
     if (fstat(dfd, &st)) {
         rc = -errno;
@@ -119,17 +139,19 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         rc = errno == EWOULDBLOCK ? SNAP_E_LOCKED : -errno;
         goto fail;
     }
-    if (asprintf(&log_path, "%s%s", path, SNAP_LOG_SUFFIX) < 0) {
-        log_path = NULL;
+    /* The log is found from the data file, not from the name it was opened by. */
+    if (!(id = malloc(sizeof *id))) {
         rc = -ENOMEM;
         goto fail;
     }
-    lfd = open_log(log_path, st.st_mode & 07777, &created);
+    if ((rc = snap_identity_init(id, dfd, path)) != 0 || (rc = snap_identity_locate(id)) != 0)
+        goto fail;
+    lfd = open_log(id->log_path, st.st_mode & 07777, !snap_identity_may_create(id), &created);
     if (lfd < 0) {
         rc = lfd;
         goto fail;
     }
-    if (created && (rc = fsync_parent_dir(log_path)) != 0)
+    if (created && (rc = fsync_parent_dir(id->log_path)) != 0)
         goto fail;
     int data_dup = dup(dfd); /* the back end owns its fds; dfd keeps the lock */
     if (data_dup < 0) {
@@ -148,15 +170,18 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
     lfd = -1; /* owned by the back end now, or closed by it on failure */
     if (rc)
         goto fail;
-    free(log_path);
+    (*be)->identity = id;
     *lock_fd = dfd;
     return 0;
 fail:
     if (lfd >= 0)
         close(lfd);
-    if (created && log_path)
-        unlink(log_path); /* nothing can be in a log we just created */
-    free(log_path);
+    if (created && id)
+        unlink(id->log_path); /* nothing can be in a log we just created */
+    if (id) {
+        snap_identity_free(id);
+        free(id);
+    }
     close(dfd);
     return rc;
 }
@@ -263,6 +288,7 @@ int snap_recover(const char *path, const snap_options *opts)
         return rc;
     struct snap_recovery rec;
     rc = prepare(be, o, &rec, NULL);
+    drop_identity(be);
     snap_be_close(be);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -297,6 +323,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     rc = open_backend(path, o, &r->be, &r->lock_fd);
     if (!rc)
         rc = prepare(r->be, o, &rec, &fresh);
+    drop_identity(r->be);
     if (rc)
         goto fail_files;
 
