@@ -75,8 +75,9 @@ final class Errors {
             case E_FORKED:
                 return "Open the region in the child process itself (after exec), not before fork.";
             case E_MISMATCH:
-                return "Nothing was changed. Run `snapshot inspect " + p + "`: it names the data "
-                        + "file the log belongs to.";
+                return "Nothing was changed. Run `snapshot inspect " + p + "`: it tells which "
+                        + "file the log is bound to; `snapshot rebind " + p + "` accepts the files "
+                        + "as they are (a restore made without xattrs, a log deleted).";
             case -2:
                 return "Use PersistentRegion.create(path, size) to create it.";
             case -17:
