@@ -162,7 +162,7 @@ static void model_resize(struct model *m, uint64_t n)
 static int visit(void *arg, const struct snap_rec_header *h)
 {
     struct model *m = arg;
-    ENSURE(h->magic == SNAP_REC_MAGIC && h->version == SNAP_LOG_VERSION);
+    ENSURE(h->magic == SNAP_REC_MAGIC && h->version == SNAP_REC_VERSION);
     ENSURE(h->log_id == m->lh->log_id && h->epoch == m->next_epoch);
     ENSURE(h->total == snap_rec_size(h->nruns, h->payload));
     ENSURE(h->data_size >= m->lh->data_size);
@@ -215,7 +215,7 @@ static int later_record_anywhere(const struct images *im, const struct snap_log_
         memcpy(&h, im->log + at, sizeof h);
         uint32_t crc = h.header_crc;
         h.header_crc = 0;
-        if (h.magic == SNAP_REC_MAGIC && h.version == SNAP_LOG_VERSION &&
+        if (h.magic == SNAP_REC_MAGIC && h.version == SNAP_REC_VERSION &&
             h.log_id == lh->log_id && h.epoch > lh->base_epoch + c->records &&
             h.slot == (uint32_t)((at - SNAP_LOG_AREA_OFF) / SNAP_REC_ALIGN) &&
             crc == snap_crc32c(0, &h, sizeof h))

@@ -10,15 +10,44 @@
  * crash and by snap_close().
  *
  * Files. The data file holds the user's bytes and nothing else (existing mmap formats keep working).
- * Beside it, "<path>.snaplog" (the *sidecar log*) holds redo records; it is created with the data
+ * Beside it, "<name>.snaplog" (the *sidecar log*) holds redo records; it is created with the data
  * file's owner, group and read/write permissions (mode & 0666, whatever the umask: never setuid,
  * setgid or executable), opened with O_NOFOLLOW and never followed through a symlink. An existing
  * sidecar with another owner than the data file's, or with other hard links, is refused with
  * -EPERM (it could be a file planted by another user, or a link to someone's file); so is creating
  * one where the caller cannot give it the data file's owner (a user other than the owner and not
- * root: let the owner open the region first). The data file is flock()ed for as long as the
- * region is open, so a second opener, in this or another process, gets SNAP_E_LOCKED instead of a
- * corrupted region.
+ * root: let the owner open the region first). <name> is the
+ * data file's, not the link's: opened through a symlink, the log beside the target is used. The
+ * data file is flock()ed for as long as the region is open, so a second opener (through any name),
+ * in this or another process, gets SNAP_E_LOCKED instead of a corrupted region.
+ *
+ * Identity. A log belongs to one data file, and is replayed onto no other. The pair is bound by the
+ * log's random id: the log's header holds it, with the data file's device, inode and birth time;
+ * the data file holds it in the extended attribute "user.snapshot.log", with where the log is
+ * (native/src/identity.h has the rules). So:
+ *   - any name of the data file (symlink, hard link, a rename of the data file alone) opens the same
+ *     log; after a rename the log is moved beside the new name. Without user xattrs (a file system
+ *     that has none: the inode alone binds) that holds for symlinks, and for hard links and renames
+ *     within the data file's directory; a data file renamed alone into another directory there has
+ *     no way back to its log and is adopted as it is (rename both files);
+ *   - copying or restoring both files works. With a tool that keeps xattrs (cp -a,
+ *     cp --preserve=xattr, rsync -X, tar --xattrs) the copy opens as the original would, replaying
+ *     what its log holds. Without them (plain cp) the copy cannot be told from another file beside
+ *     that log: it opens if the log has nothing to replay (a region closed cleanly: its bytes are the
+ *     committed state), and otherwise fails with SNAP_E_MISMATCH until `snapshot rebind FILE`
+ *     accepts the log;
+ *   - a log that is not the data file's is never replayed: a stale log beside a new file of the same
+ *     name, another region's log copied in its place. The open fails with SNAP_E_MISMATCH and changes nothing (neither file's bytes nor size), except
+ *     that a log proven to hold nothing to replay beside a data file without the xattr is taken over
+ *     (its bytes and size are then the committed state; the log gets a new id);
+ *   - a data file whose xattr names a log that is not there (deleted, or the data file copied
+ *     without it) fails with SNAP_E_MISMATCH: that log could hold committed records the data file
+ *     lacks. `snapshot rebind FILE` accepts the data file's bytes as they are.
+ * A log written by a version of the library before identities is trusted by its name, as it was
+ * then, and bound at its first open (one it put beside a symlink is not looked for: move it beside
+ * the target first). Not detected: the two files of a pair taken from different times or copies (an
+ * old backup of its own log, the log of a `cp -a` copy of the region put beside the original):
+ * restore both files from one backup.
  *
  * Errors. Every call that can fail returns 0 or a negative code: one of the SNAP_E_* codes below, or
  * -errno for an operating-system error (e.g. -ENOENT, -EACCES, -ENOSPC). snap_strerror() names both.
@@ -231,8 +260,11 @@ typedef struct snap_region snap_region;
 /* Open (or create) the region backed by the data file `path`, run recovery if the sidecar log holds
  * committed records that were not yet applied, and map the DRAM copy into the arena.
  * `opts` may be NULL (defaults: existing file, size from the file, AUTO back end).
- * A data file without a sidecar is adopted as it is: its current bytes are the committed state.
- * On success *out is a new handle; on failure *out is NULL and nothing committed has been changed.
+ * The log is found from the data file, whatever name `path` is (see "Files" and "Identity" above),
+ * and used only if it is the data file's. A data file without a log (and without an xattr naming
+ * one) is adopted as it is: its current bytes are the committed state, and a log bound to it is
+ * created. On success *out is a new handle; on failure *out is NULL and nothing committed has been
+ * changed.
  * Creating (SNAP_CREATE, no data file yet) is atomic: the data file is made without a name
  * (O_TMPFILE), given its size (preallocated zeros) and only then linked under `path`, and the log
  * is made after it (native/src/create.c). A kill or crash at any instant leaves either no data
@@ -243,6 +275,9 @@ typedef struct snap_region snap_region;
  * needs a size (SNAP_E_INVAL without one); with one it is sized, as before.
  * Errors: SNAP_E_INVAL, SNAP_E_LOCKED, SNAP_E_CORRUPT, SNAP_E_BADMAGIC, SNAP_E_VERSION, SNAP_E_SIZE,
  *   SNAP_E_TRUNCATED, SNAP_E_SYMLINK, SNAP_E_NOSPACE, SNAP_E_UNSUPPORTED, SNAP_E_NOTFILE,
+ *   SNAP_E_MISMATCH (the log found is not the data file's, or the data file's log is not there:
+ *   "Identity" above; nothing replayed or changed; a region created beside a log that is not its
+ *   own and has records too: the create then leaves no data file, and the log as it was),
  *   SNAP_E_NOMEMBARRIER (without SNAP_NO_CONCURRENT_WRITERS, where membarrier(2) cannot be used:
  *   see "Concurrent writers" at snap_msync(); checked before any file is opened, so none is
  *   created or locked), -errno (-ENOENT without SNAP_CREATE, -EEXIST with SNAP_EXCL, -EACCES,

@@ -134,7 +134,7 @@ static int create_whole(const char *path, const snap_options *o)
 out:
     if (rc && fd >= 0) {
         if (named)
-            snap_data_discard(path, fd);
+            snap_data_discard(path, fd, 0);
         else if (tmp)
             unlink(tmp);
         close(fd); /* an unnamed file goes with its last descriptor */
@@ -174,10 +174,10 @@ int snap_data_open(const char *path, const snap_options *o, int *created)
     return -EEXIST;
 }
 
-void snap_data_discard(const char *path, int fd)
+void snap_data_discard(const char *path, int fd, int remove_log)
 {
     char *log = NULL;
-    if (asprintf(&log, "%s.snaplog", path) >= 0) {
+    if (remove_log && asprintf(&log, "%s.snaplog", path) >= 0) {
         unlink(log);
         free(log);
     }

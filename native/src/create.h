@@ -12,10 +12,15 @@
  * -EACCES, ... */
 int snap_data_open(const char *path, const snap_options *o, int *created);
 
-/* Undo a create that failed after the data file got its name: remove "<path>.snaplog" (a log
- * beside a data file that did not exist belongs to no region), then `path` if it still names
- * fd's file. Best effort, in that order: a kill in between leaves a valid region of zeros, never
- * a log without its data file. */
-void snap_data_discard(const char *path, int fd);
+/* What an open created (region.c's open_backend). */
+#define SNAP_CREATED_DATA 1
+#define SNAP_CREATED_LOG 2
+
+/* Undo a create that failed after the data file got its name: remove "<path>.snaplog" if this
+ * open created it (remove_log; a log that was there before may be another life's, with records
+ * identity.h refuses to replay here, and stays), then `path` if it still names fd's file. Best
+ * effort, in that order: a kill in between leaves a valid region of zeros, never a log without its
+ * data file. */
+void snap_data_discard(const char *path, int fd, int remove_log);
 
 #endif /* SNAPSHOT_CREATE_H */

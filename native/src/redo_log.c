@@ -8,6 +8,9 @@
 #include "crc32c.h"
 
 _Static_assert(sizeof(struct snap_log_header) <= SNAP_LOG_SLOT_SIZE, "header fits its slot");
+_Static_assert(sizeof(struct snap_log_header) == 96, "header layout is part of the format");
+_Static_assert(offsetof(struct snap_log_header, binding) == SNAP_LOG_V1_CRC_OFF,
+               "version 2 extends version 1 after area_size");
 _Static_assert(sizeof(struct snap_rec_header) == 72, "record header layout is part of the format");
 _Static_assert(sizeof(struct snap_rec_run) == 16, "run layout is part of the format");
 
@@ -40,7 +43,7 @@ void snap_rec_header_fill(void *rec, uint64_t area_off, uint64_t log_id, uint64_
     struct snap_rec_header *h = rec;
     *h = (struct snap_rec_header){
         .magic = SNAP_REC_MAGIC,
-        .version = SNAP_LOG_VERSION,
+        .version = SNAP_REC_VERSION,
         .log_id = log_id,
         .epoch = epoch,
         .data_size = data_size,
@@ -57,7 +60,7 @@ enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,
                                           const struct snap_log_header *lh, uint64_t epoch,
                                           uint64_t area_off)
 {
-    if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_LOG_VERSION ||
+    if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_REC_VERSION ||
         h->header_crc != rec_header_crc(h) || h->log_id != lh->log_id || h->epoch != epoch ||
         h->slot != (uint32_t)(area_off / SNAP_REC_ALIGN))
         return SNAP_REC_NOT_A_RECORD;
@@ -105,14 +108,27 @@ int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h)
     return snap_be_write(b, SNAP_LOG, (h->seq & 1) * SNAP_LOG_SLOT_SIZE, h, sizeof *h);
 }
 
-static int slot_state(const struct snap_log_header *h, uint64_t log_size)
+/* Check a slot as read (h) and, for a version 1 slot, give it the current layout: its CRC moves to
+ * h->crc and its binding (the bytes that followed it in the slot) becomes zero: unbound. */
+static int slot_state(struct snap_log_header *h, uint64_t log_size)
 {
     if (h->magic != SNAP_LOG_MAGIC)
         return SNAP_E_BADMAGIC;
-    if (h->version != SNAP_LOG_VERSION)
+    if (h->version == SNAP_LOG_VERSION_V1) {
+        uint32_t crc;
+        memcpy(&crc, (const uint8_t *)h + SNAP_LOG_V1_CRC_OFF, sizeof crc);
+        if (h->header_size != SNAP_LOG_V1_SIZE || crc != snap_crc32c(0, h, SNAP_LOG_V1_CRC_OFF))
+            return SNAP_E_CORRUPT;
+        memset(&h->binding, 0, sizeof h->binding);
+        h->crc = crc;
+        h->reserved = 0;
+    } else if (h->version != SNAP_LOG_VERSION) {
         return SNAP_E_VERSION;
-    if (h->header_size != sizeof *h || h->crc != snap_crc32c(0, h, offsetof(struct snap_log_header, crc)))
+    } else if (h->header_size != sizeof *h ||
+               h->crc != snap_crc32c(0, h, offsetof(struct snap_log_header, crc)) ||
+               h->binding.kind > 2 /* enum snap_bind_kind */) {
         return SNAP_E_CORRUPT;
+    }
     if (h->area_size < SNAP_REC_ALIGN || h->area_size % SNAP_REC_ALIGN ||
         h->area_size > log_size - SNAP_LOG_AREA_OFF || h->base_epoch == 0 ||
         h->base_epoch > SNAP_LOG_MAX_COUNTER || h->seq > SNAP_LOG_MAX_COUNTER)
@@ -197,7 +213,7 @@ static int later_record_exists(struct snap_backend *b, const struct snap_log_hea
             return rc;
         for (size_t i = 0; i + hdr <= len; i += SNAP_REC_ALIGN) {
             const struct snap_rec_header *h = (const struct snap_rec_header *)(buf + i);
-            if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_LOG_VERSION ||
+            if (h->magic != SNAP_REC_MAGIC || h->version != SNAP_REC_VERSION ||
                 h->slot != (uint32_t)((pos + i) / SNAP_REC_ALIGN) || h->header_crc != rec_header_crc(h))
                 continue; /* not an intact header in its own slot */
             if (h->log_id == lh->log_id && h->epoch > epoch) {

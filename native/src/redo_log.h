@@ -12,7 +12,9 @@
  *            zero padding             to a multiple of 64 bytes (total)
  *
  * A header slot is valid if its magic, version and CRC-32C check; the valid slot with the larger seq
- * is current. A record is valid if its magic, version, log_id (equal to the current header's), slot
+ * is current. Since format version 2 the header also names the data file the log is bound to
+ * (struct snap_log_binding; identity.h says how it is used). A version 1 header (64 bytes, written
+ * before bindings existed) is still read, as an unbound log; the next header written is version 2. A record is valid if its magic, version, log_id (equal to the current header's), slot
  * (its own area offset / 64) and header CRC check, its epoch is the one expected at its place in the chain, its runs are sorted,
  * disjoint and inside data_size, and the body CRC (runs and data) checks. The *chain* is the maximal
  * sequence of valid records starting at area offset 0 with epoch base_epoch, each following the
@@ -31,7 +33,9 @@
 
 #define SNAP_LOG_MAGIC 0x31474f4c50414e53ull /* "SNAPLOG1" */
 #define SNAP_REC_MAGIC 0x3143455250414e53ull /* "SNAPREC1" */
-#define SNAP_LOG_VERSION 1u
+#define SNAP_LOG_VERSION 2u    /* of the header */
+#define SNAP_LOG_VERSION_V1 1u /* the header before bindings: read, never written */
+#define SNAP_REC_VERSION 1u    /* of a record (unchanged by version 2 of the header) */
 #define SNAP_LOG_SLOT_SIZE 512u
 #define SNAP_LOG_AREA_OFF 4096u
 #define SNAP_REC_ALIGN 64u
@@ -43,18 +47,34 @@
  * open would pass over for an older one. Only a forged log gets near it. */
 #define SNAP_LOG_MAX_COUNTER (1ull << 62)
 
+/* The data file a log is bound to, as the log's header records it (identity.h). All zero: unbound
+ * (a version 1 header, or the simulator's, which has no files). */
+struct snap_log_binding {
+    uint32_t kind;       /* enum snap_bind_kind (identity.h): none, xattr or inode */
+    uint32_t btime_nsec; /* the data file's birth time (statx); 0 and 0: unknown */
+    uint64_t dev;        /* the data file's st_dev and st_ino when the log was bound */
+    uint64_t ino;
+    int64_t btime_sec;
+};
+
 struct snap_log_header {
     uint64_t magic;
     uint32_t version;
     uint32_t header_size; /* sizeof(struct snap_log_header) */
     uint64_t seq;         /* slot written last wins; slot index = seq & 1 */
-    uint64_t log_id;      /* random, fixed for the log's life; records carry it */
+    uint64_t log_id;      /* random, fixed for the log's life; records carry it. Changed only when
+                             a log with no record to replay is taken over by another data file */
     uint64_t base_epoch;  /* epoch of the record at area offset 0 */
     uint64_t data_size;   /* committed size of the data file when this header was written */
     uint64_t area_size;   /* bytes in the record area */
+    struct snap_log_binding binding; /* version 2 */
     uint32_t crc;         /* CRC-32C of the bytes above */
     uint32_t reserved;
 };
+
+/* Version 1: the same fields up to area_size, then crc and reserved: 64 bytes. */
+#define SNAP_LOG_V1_CRC_OFF 56u
+#define SNAP_LOG_V1_SIZE 64u
 
 struct snap_rec_header {
     uint64_t magic;
@@ -107,7 +127,8 @@ enum snap_rec_check snap_rec_check_body(const void *rec);
 /* Header slots. read picks the current slot; errors: SNAP_E_BADMAGIC (no slot has the magic),
  * SNAP_E_VERSION, SNAP_E_CORRUPT (magic present but no slot checks, or the log is shorter than its
  * header says), -errno. Returns 1 instead of 0 if both slots are all zero (a log whose creation was
- * cut short: nothing can have committed in it). */
+ * cut short: nothing can have committed in it). A version 1 slot is returned with its fields and a
+ * zero binding (out->version says 1). */
 int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out);
 void snap_log_header_seal(struct snap_log_header *h);
 /* Write h (sealed here) into slot h->seq & 1. Not durable until barrier(SNAP_LOG). SNAP_E_CORRUPT,

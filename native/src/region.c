@@ -18,9 +18,8 @@
 
 #include "arena.h"
 #include "create.h"
+#include "identity.h"
 #include "region.h"
-
-#define SNAP_LOG_SUFFIX ".snaplog"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack the name */
@@ -207,16 +206,19 @@ static int own_new_log(int fd, const struct stat *data)
 }
 
 /* Open the sidecar without ever following a symlink; create it with the data file's owner and
- * permissions (own_new_log()). An existing sidecar must be a regular file (SNAP_E_NOTFILE) with no
- * other hard link and the data file's owner (-EPERM): otherwise it could be another file of
- * someone's (a link to it) or a log planted by another user, and the commit would write the
- * region's bytes into it or recovery replay it into the data file. Bits it should not have
- * (setuid, setgid, sticky, execute: from an older version) are dropped if we may. */
-static int open_log(const char *log_path, const struct stat *data, int *created)
+ * permissions (own_new_log()) if it is missing and `may_create` (else SNAP_E_MISMATCH:
+ * identity.h). An existing sidecar must be a regular file (SNAP_E_NOTFILE) with no other hard link
+ * and the data file's owner (-EPERM): otherwise it could be another file of someone's (a link to
+ * it) or a log planted by another user, and the commit would write the region's bytes into it or
+ * recovery replay it into the data file. Bits it should not have (setuid, setgid, sticky,
+ * execute: from an older version) are dropped if we may. */
+static int open_log(const char *log_path, const struct stat *data, int may_create, int *created)
 {
     *created = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(log_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && !may_create)
+            return SNAP_E_MISMATCH; /* the data file's log is not there */
         if (fd < 0 && errno == ENOENT) {
             fd = open(log_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
             if (fd < 0 && errno == EEXIST)
@@ -266,25 +268,38 @@ static int reopen_data(int dfd, const struct stat *st)
     return fd < 0 ? -errno : fd;
 }
 
-/* Open, lock and check the data file and its log, and build the back end over them. *created:
- * the data file was created by this call (create.c); on failure it is removed again. Called with
- * fork_mu held ("Processes"): the caller lists *lock_fd before it lets go. */
+/* The identity hook lives for the time of recovery (prepare()); then it is dropped. */
+static void drop_identity(struct snap_backend *be)
+{
+    if (be && be->identity) {
+        snap_identity_free(be->identity);
+        free(be->identity);
+        be->identity = NULL;
+    }
+}
+
+/* Open, lock and check the data file and its log, and build the back end over them, with the data
+ * file's identity (identity.h) attached for recovery. *created: what this call created
+ * (SNAP_CREATED_DATA, SNAP_CREATED_LOG); on failure both are removed again (a log that was there
+ * before, another life's, stays). Called with fork_mu held ("Processes"): the caller lists
+ * *lock_fd before it lets go. */
 static int open_backend(const char *path, const snap_options *o, struct snap_backend **be,
-                        int *lock_fd, int *data_created)
+                        int *lock_fd, int *created_out)
 {
     *be = NULL;
     *lock_fd = -1;
-    *data_created = 0;
+    int data_created = 0;
+    *created_out = 0;
     if (o->backend == SNAP_BACKEND_SIM) {
         if (!o->sim)
             return SNAP_E_INVAL;
         return snap_backend_sim_open(o->sim, path, !!(o->flags & SNAP_CREATE), be);
     }
-    int dfd = snap_data_open(path, o, data_created); /* whole, or not there: create.c */
+    int dfd = snap_data_open(path, o, &data_created); /* whole, or not there: create.c */
     if (dfd < 0)
         return dfd == -EISDIR ? SNAP_E_NOTFILE : dfd;
     int rc, lfd = -1, created = 0;
-    char *log_path = NULL;
+    struct snap_identity *id = NULL;
     struct stat st;
     if (fstat(dfd, &st)) {
         rc = -errno;
@@ -298,17 +313,19 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         rc = errno == EWOULDBLOCK ? SNAP_E_LOCKED : -errno;
         goto fail;
     }
-    if (asprintf(&log_path, "%s%s", path, SNAP_LOG_SUFFIX) < 0) {
-        log_path = NULL;
+    /* The log is found from the data file, not from the name it was opened by. */
+    if (!(id = malloc(sizeof *id))) {
         rc = -ENOMEM;
         goto fail;
     }
-    lfd = open_log(log_path, &st, &created);
+    if ((rc = snap_identity_init(id, dfd, path)) != 0 || (rc = snap_identity_locate(id)) != 0)
+        goto fail;
+    lfd = open_log(id->log_path, &st, !snap_identity_may_create(id), &created);
     if (lfd < 0) {
         rc = lfd;
         goto fail;
     }
-    if (created && (rc = fsync_parent_dir(log_path)) != 0)
+    if (created && (rc = fsync_parent_dir(id->log_path)) != 0)
         goto fail;
     int data_dup = reopen_data(dfd, &st); /* the back end owns its fds; dfd keeps the lock */
     if (data_dup < 0) {
@@ -327,18 +344,21 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
     lfd = -1; /* owned by the back end now, or closed by it on failure */
     if (rc)
         goto fail;
-    free(log_path);
+    (*be)->identity = id;
     *lock_fd = dfd;
+    *created_out = (data_created ? SNAP_CREATED_DATA : 0) | (created ? SNAP_CREATED_LOG : 0);
     return 0;
 fail:
     if (lfd >= 0)
         close(lfd);
-    if (created && log_path)
-        unlink(log_path); /* nothing can be in a log we just created */
-    free(log_path);
-    if (*data_created)
-        snap_data_discard(path, dfd); /* a failed create leaves nothing */
-    *data_created = 0;
+    if (created && id)
+        unlink(id->log_path); /* nothing can be in a log we just created */
+    if (id) {
+        snap_identity_free(id);
+        free(id);
+    }
+    if (data_created)
+        snap_data_discard(path, dfd, 0); /* a failed create leaves nothing; our log went above */
     close(dfd);
     return rc;
 }
@@ -484,9 +504,10 @@ int snap_recover(const char *path, const snap_options *opts)
         return rc;
     struct snap_recovery rec;
     rc = prepare(be, o, &rec, NULL);
+    drop_identity(be);
     snap_be_close(be);
-    if (rc && created)
-        snap_data_discard(path, lock_fd);
+    if (rc && (created & SNAP_CREATED_DATA))
+        snap_data_discard(path, lock_fd, created & SNAP_CREATED_LOG);
     lock_release(&link);
     return rc;
 }
@@ -526,7 +547,8 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     pthread_mutex_unlock(&fork_mu);
     if (!rc)
         rc = prepare(r->be, o, &rec, &fresh);
-    fresh |= created; /* created whole (create.c): zeros */
+    fresh |= created & SNAP_CREATED_DATA; /* created whole (create.c): zeros */
+    drop_identity(r->be);
     if (rc)
         goto fail_files;
 
@@ -562,8 +584,8 @@ fail_arena:
     snap_arena_free(r->base, r->reserve);
 fail_files:
     snap_be_close(r->be);
-    if (created)
-        snap_data_discard(path, r->lock_fd); /* a failed create leaves nothing */
+    if (created & SNAP_CREATED_DATA) /* a failed create leaves nothing */
+        snap_data_discard(path, r->lock_fd, created & SNAP_CREATED_LOG);
     lock_release(&r->lock_link);
     snap_commit_destroy(r);
     free(r);

@@ -1,5 +1,7 @@
 /* test_cli.c — the `snapshot` command end to end: inspect, verify and recover on real region files,
- * a torn tail, a corrupt log, a region in use, a symlinked sidecar, and usage errors. */
+ * a torn tail, a corrupt log, a region in use, a symlinked sidecar, a log that is not the data
+ * file's (inspect and verify say so, recover refuses, rebind accepts), a log gone (rebind unbinds),
+ * a data file reached through a symlink, and usage errors. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -164,7 +166,9 @@ static void record_offsets(const char *log_path, uint64_t off[WRITES])
 static void test_usage(void)
 {
     EXPECT(2, NULL, NULL, NULL, "usage: snapshot");
-    EXPECT(0, "--help", NULL, NULL, "usage: snapshot", "inspect PATH", "verify PATH", "recover PATH");
+    EXPECT(0, "--help", NULL, NULL, "usage: snapshot", "inspect PATH", "verify PATH", "recover PATH",
+           "rebind PATH");
+    EXPECT(2, "rebind", NULL, NULL, "needs a PATH");
     EXPECT(0, "help", NULL, NULL, "usage: snapshot");
     EXPECT(0, "inspect", "--help", NULL, "usage: snapshot");
     EXPECT(2, "frobnicate", "x", NULL, "unknown command");
@@ -254,6 +258,7 @@ int main(int argc, char **argv)
         EXPECT(0, "inspect", path, NULL, "in use      yes");
         EXPECT(0, "verify", path, NULL, "nothing to replay");
         EXPECT(1, "recover", path, NULL, "SNAP_E_LOCKED");
+        EXPECT(1, "rebind", path, NULL, "SNAP_E_LOCKED", "nothing was changed");
         close(release[1]);
         int st;
         REQUIRE(waitpid(pid, &st, 0) == pid);
@@ -336,6 +341,70 @@ int main(int argc, char **argv)
         free(empty);
     }
     cases++;
+
+    /* A log that is not the data file's: another region's, with records, copied in its place. */
+    {
+        char *mine = test_path(dir, "mine"), *other = test_path(dir, "other");
+        char *mine_log = test_path(dir, "mine.snaplog"), *other_log = test_path(dir, "other.snaplog");
+        uint8_t exp_mine[SIZE] = {0}, exp_other[SIZE] = {0};
+        commit_and_die(mine, 0, exp_mine);
+        commit_and_die(other, 0, exp_other);
+        REQUIRE(unlink(other_log) == 0);
+        size_t n;
+        uint8_t *b = slurp(mine_log, &n);
+        int fd = open(other_log, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        REQUIRE(fd >= 0 && pwrite(fd, b, n, 0) == (ssize_t)n);
+        close(fd);
+        free(b);
+        data0 = slurp(other, &dlen);
+        log0 = slurp(other_log, &llen);
+        EXPECT(1, "verify", other, NULL, "FAILED", "SNAP_E_MISMATCH", "belongs to another data file",
+               "snapshot rebind", "refused");
+        EXPECT(1, "verify", other, "--json", "\"ok\":false", "\"name\":\"SNAP_E_MISMATCH\"",
+               "\"verdict\":\"mismatch\"", "\"data_xattr\":\"present\"", "\"this_file\":false");
+        EXPECT(0, "inspect", other, NULL, "binding", "xattr names log", "another file");
+        EXPECT(1, "recover", other, NULL, "SNAP_E_MISMATCH");
+        CHECK(same_bytes(other, data0, dlen));
+        CHECK(same_bytes(other_log, log0, llen));
+        free(data0);
+        free(log0);
+        /* rebind: the log is bound to this data file; the next open replays its records. */
+        EXPECT(0, "rebind", other, NULL, "3 records", "bound", "replays its 3 records");
+        EXPECT(0, "verify", other, NULL, "would replay 3 records");
+        EXPECT(0, "inspect", other, "--json", "\"verdict\":\"bound\"", "\"this_file\":true",
+               "\"log_found\":\"canonical\"");
+        EXPECT(0, "rebind", other, "--json", "\"ok\":true", "\"action\":\"none\"");
+        EXPECT(0, "recover", other, NULL, "replayed 3 records");
+        CHECK(same_bytes(other, exp_mine, SIZE)); /* what the user asked for: mine's records */
+        cases++;
+
+        /* The log gone: the data file says it had one, which could hold committed records. */
+        REQUIRE(unlink(other_log) == 0);
+        EXPECT(1, "verify", other, NULL, "SNAP_E_MISMATCH", "not there", "snapshot rebind");
+        EXPECT(0, "inspect", other, "--json", "\"log_state\":\"missing\"",
+               "\"verdict\":\"mismatch\"");
+        EXPECT(1, "recover", other, NULL, "SNAP_E_MISMATCH");
+        CHECK(access(other_log, F_OK) != 0); /* not created by the refused recover */
+        EXPECT(0, "rebind", other, "--json", "\"ok\":true", "\"action\":\"unbound\"");
+        EXPECT(0, "verify", other, NULL, "OK", "create a fresh log");
+        EXPECT(0, "recover", other, NULL, "nothing to replay");
+        CHECK(same_bytes(other, exp_mine, SIZE));
+        cases++;
+
+        /* Through a symlink from another directory: the log beside the target, never the link. */
+        char *sub = test_path(dir, "links"), *alias = test_path(dir, "links/alias");
+        REQUIRE(mkdir(sub, 0755) == 0 && symlink(mine, alias) == 0);
+        EXPECT(0, "inspect", alias, "--json", "mine.snaplog\"", "\"records\":3",
+               "\"verdict\":\"bound\"");
+        EXPECT(0, "recover", alias, NULL, "replayed 3 records");
+        char *alias_log = test_path(dir, "links/alias.snaplog");
+        CHECK(access(alias_log, F_OK) != 0);
+        free(alias_log);
+        EXPECT(0, "verify", mine, NULL, "nothing to replay");
+        free(sub), free(alias);
+        free(mine), free(other), free(mine_log), free(other_log);
+        cases++;
+    }
 
     test_rmdir(dir);
     free(dir);

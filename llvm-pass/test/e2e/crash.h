@@ -58,6 +58,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,6 +353,16 @@ static inline void crash_copy_file(const char *from, const char *to)
         if (n == 0)
             break;
         if (write(out, buf, (size_t)n) != n)
+            crash_fatal(to);
+    }
+    /* And its extended attributes, as cp -a does: the data file's user.snapshot.log binds it to
+     * its log, and a copy without it whose log holds records cannot be told from another file
+     * beside that log (SNAP_E_MISMATCH; native/src/identity.h). */
+    char names[1024], val[4096];
+    ssize_t len = flistxattr(in, names, sizeof names);
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(names + i) + 1) {
+        ssize_t v = fgetxattr(in, names + i, val, sizeof val);
+        if (v < 0 || fsetxattr(out, names + i, val, (size_t)v, 0))
             crash_fatal(to);
     }
     close(in);

@@ -51,9 +51,16 @@ struct snap_backend_ops {
     void (*close)(struct snap_backend *b);
 };
 
+struct snap_identity;
+
 struct snap_backend {
     const struct snap_backend_ops *ops;
     enum snap_backend_kind kind;
+    /* The identity hook: which data file the two media files are (identity.h), so that recovery
+     * can tell whether the log is this data file's, and bind it. Set by snap_open() over real
+     * files, for the time of recovery; NULL for the simulator (no file identities: the log is the
+     * data file's by construction) and for read-only looks. Not owned by the back end. */
+    struct snap_identity *identity;
     /* Fault injection for tests (see snap_backend_inject_fault()). fail_after counts down the
      * calls of kind fail_op still to succeed, plus one: it stays at 1 once the failing call is
      * reached. fail_op SNAP_FAULT_NONE = off. */

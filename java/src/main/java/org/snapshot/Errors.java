@@ -76,8 +76,9 @@ final class Errors {
             case E_FORKED:
                 return "Open the region in the child process itself (after exec), not before fork.";
             case E_MISMATCH:
-                return "Nothing was changed. Run `snapshot inspect " + p + "`: it names the data "
-                        + "file the log belongs to.";
+                return "Nothing was changed. Run `snapshot inspect " + p + "`: it tells which "
+                        + "file the log is bound to; `snapshot rebind " + p + "` accepts the files "
+                        + "as they are (a restore made without xattrs, a log deleted).";
             case -1:
                 return "If " + p + ".snaplog has another owner than the data file or other hard "
                         + "links, it is refused: remove it (or the other links) if you trust it. "
