@@ -52,6 +52,16 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+int snap_fsync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    int rc = fsync_dir(dirname(copy));
+    free(copy);
+    return rc;
+}
+
 /* The fallback for file systems without O_TMPFILE: a new file under a hidden, random name in
  * dir, beside `base`. Its path in *tmp (malloc'd). */
 static int open_temp_name(const char *dir, const char *base, mode_t mode, char **tmp)
@@ -185,9 +195,5 @@ void snap_data_discard(const char *path, int fd, int remove_log)
     if (fstat(fd, &mine) == 0 && lstat(path, &named) == 0 && mine.st_dev == named.st_dev &&
         mine.st_ino == named.st_ino)
         unlink(path);
-    char *copy = strdup(path);
-    if (copy) {
-        fsync_dir(dirname(copy)); /* best effort: the names are gone for this process either way */
-        free(copy);
-    }
+    snap_fsync_parent_dir(path); /* best effort: the names are gone for this process either way */
 }

@@ -12,6 +12,10 @@
  * -EACCES, ... */
 int snap_data_open(const char *path, const snap_options *o, int *created);
 
+/* fsync() the directory holding `path`, making a name created or removed there durable. Returns 0
+ * or -errno. */
+int snap_fsync_parent_dir(const char *path);
+
 /* What an open created (region.c's open_backend). */
 #define SNAP_CREATED_DATA 1
 #define SNAP_CREATED_LOG 2

@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "create.h"
 #include "identity.h"
 
 #include <dirent.h>
@@ -315,20 +316,6 @@ int snap_identity_is_stamped(const struct snap_identity *id, const struct snap_l
 
 /* ---- Binding ---------------------------------------------------------------------------------- */
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0)
-        return -errno;
-    int rc = fsync(dfd) ? -errno : 0;
-    close(dfd);
-    return rc;
-}
-
 /* Rename a log found "moved" to C, never replacing anything there. If it cannot be (C appeared
  * meanwhile, another file system), it stays where it is: the xattr keeps naming it. */
 static int move_home(struct snap_identity *id)
@@ -338,9 +325,9 @@ static int move_home(struct snap_identity *id)
     char *old = id->log_path;
     id->log_path = id->canon_log; /* old is ours to free now */
     id->found = SNAP_FOUND_CANONICAL;
-    int rc = fsync_dir_of(id->canon_log);
+    int rc = snap_fsync_parent_dir(id->canon_log);
     if (!rc)
-        rc = fsync_dir_of(old);
+        rc = snap_fsync_parent_dir(old);
     free(old);
     return rc;
 }

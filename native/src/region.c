@@ -5,7 +5,6 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -170,20 +169,6 @@ static void lock_release(struct snap_lock_link *l)
 
 /* ---- Files ------------------------------------------------------------------------------------ */
 
-static int fsync_parent_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0)
-        return -errno;
-    int rc = fsync(dfd) ? -errno : 0;
-    close(dfd);
-    return rc;
-}
-
 /* A new sidecar gets the data file's owner and group (root creating one for another user's file,
  * a group member creating one for a group-writable file), and its read and write bits: never
  * setuid, setgid, sticky or execute (record bodies are the region's bytes), whatever the umask.
@@ -325,7 +310,7 @@ static int open_backend(const char *path, const snap_options *o, struct snap_bac
         rc = lfd;
         goto fail;
     }
-    if (created && (rc = fsync_parent_dir(id->log_path)) != 0)
+    if (created && (rc = snap_fsync_parent_dir(id->log_path)) != 0)
         goto fail;
     int data_dup = reopen_data(dfd, &st); /* the back end owns its fds; dfd keeps the lock */
     if (data_dup < 0) {

@@ -46,20 +46,6 @@ static char *logpath(const char *path)
     return p;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    REQUIRE(b);
-    REQUIRE(pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
 static void spit(const char *path, const void *b, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -89,8 +75,8 @@ static struct files snap_files(const char *path)
 {
     struct files f;
     char *lp = logpath(path);
-    f.data = slurp(path, &f.data_len);
-    f.log = slurp(lp, &f.log_len);
+    f.data = test_slurp(path, &f.data_len);
+    f.log = test_slurp(lp, &f.log_len);
     free(lp);
     return f;
 }
@@ -249,7 +235,7 @@ static int find_records(const char *path, struct rec_loc *out, int max)
 {
     char *lp = logpath(path);
     size_t len;
-    uint8_t *log = slurp(lp, &len);
+    uint8_t *log = test_slurp(lp, &len);
     free(lp);
     int n = 0;
     uint64_t off = SNAP_LOG_AREA_OFF;
@@ -438,7 +424,7 @@ static void test_headers(void)
     child_commits(path, 2, expect, NULL);
     char *lp = logpath(path);
     size_t log_len;
-    uint8_t *log = slurp(lp, &log_len);
+    uint8_t *log = test_slurp(lp, &log_len);
     struct snap_log_header h[2];
     read_slot(lp, 0, &h[0]);
     read_slot(lp, 1, &h[1]);
@@ -454,7 +440,7 @@ static void test_headers(void)
 
     /* Not a Snapshot log at all. */
     free(log);
-    log = slurp(lp, &log_len);
+    log = test_slurp(lp, &log_len);
     uint8_t *junk = malloc(log_len);
     REQUIRE(junk);
     for (size_t i = 0; i < log_len; i++)
@@ -468,7 +454,7 @@ static void test_headers(void)
 
     /* Another version of the format, with checksums that check. */
     free(log);
-    log = slurp(lp, &log_len);
+    log = test_slurp(lp, &log_len);
     for (int s = 0; s < 2; s++) {
         read_slot(lp, s, &h[s]);
         h[s].version = SNAP_LOG_VERSION + 1;
@@ -487,7 +473,7 @@ static void test_headers(void)
      * the committed state. */
     for (int field = 0; field < 2; field++) {
         free(log);
-        log = slurp(lp, &log_len);
+        log = test_slurp(lp, &log_len);
         read_slot(lp, 0, &h[0]);
         read_slot(lp, 1, &h[1]);
         int s = h[1].seq > h[0].seq; /* the current slot */
@@ -526,7 +512,7 @@ static void test_headers(void)
 
     /* A log shorter than its header area, but not empty. */
     free(log);
-    log = slurp(lp, &log_len);
+    log = test_slurp(lp, &log_len);
     REQUIRE(truncate(lp, 1000) == 0);
     CHECK_OPEN_FAILS(path, SNAP_E_CORRUPT);
     spit(lp, log, log_len);
@@ -543,7 +529,7 @@ static void test_truncated_data(void)
     char *path = make_region("truncated", expect);
     child_commits(path, 2, expect, NULL);
     size_t len;
-    uint8_t *data = slurp(path, &len);
+    uint8_t *data = test_slurp(path, &len);
     REQUIRE(len == SIZE);
     REQUIRE(truncate(path, SIZE - 100) == 0);
     CHECK_OPEN_FAILS(path, SNAP_E_TRUNCATED); /* also: the log (with its records) untouched */
@@ -641,7 +627,7 @@ static void test_symlink(void)
     struct stat vst0;
     REQUIRE(stat(victim, &vst0) == 0);
     size_t dlen;
-    uint8_t *data = slurp(path, &dlen);
+    uint8_t *data = test_slurp(path, &dlen);
 
     REQUIRE(symlink(victim, lp) == 0);
     snap_options o = file_opts(0, 0);
@@ -650,7 +636,7 @@ static void test_symlink(void)
     o.flags = SNAP_CREATE;
     CHECK_RC(snap_open(path, &o, &r), SNAP_E_SYMLINK);
     size_t vlen;
-    uint8_t *v = slurp(victim, &vlen);
+    uint8_t *v = test_slurp(victim, &vlen);
     struct stat vst;
     REQUIRE(stat(victim, &vst) == 0);
     CHECK(vlen == sizeof victim_bytes && memcmp(v, victim_bytes, vlen) == 0);
@@ -664,7 +650,7 @@ static void test_symlink(void)
     CHECK(access(nowhere, F_OK) != 0 && errno == ENOENT);
 
     size_t dlen2;
-    uint8_t *data2 = slurp(path, &dlen2);
+    uint8_t *data2 = test_slurp(path, &dlen2);
     CHECK(dlen2 == dlen && memcmp(data, data2, dlen) == 0);
     REQUIRE(unlink(lp) == 0);
     REQUIRE(rename(saved, lp) == 0);

@@ -78,25 +78,11 @@ static int run_cli(char **out, const char *a1, const char *a2, const char *a3)
         free(out_);                                                                                \
     } while (0)
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    REQUIRE(fd >= 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    REQUIRE(b);
-    REQUIRE(pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
 /* Does the file still hold exactly these bytes? */
 static int same_bytes(const char *path, const uint8_t *b, size_t len)
 {
     size_t n;
-    uint8_t *now = slurp(path, &n);
+    uint8_t *now = test_slurp(path, &n);
     int same = n == len && (len == 0 || memcmp(now, b, len) == 0);
     free(now);
     return same;
@@ -150,7 +136,7 @@ static void flip_byte(const char *path, uint64_t off)
 static void record_offsets(const char *log_path, uint64_t off[WRITES])
 {
     size_t len;
-    uint8_t *log = slurp(log_path, &len);
+    uint8_t *log = test_slurp(log_path, &len);
     uint64_t at = SNAP_LOG_AREA_OFF;
     for (int i = 0; i < WRITES; i++) {
         struct snap_rec_header h;
@@ -201,7 +187,7 @@ int main(int argc, char **argv)
 
     /* Three committed records left in the log. inspect and verify report them and change nothing. */
     commit_and_die(path, 0, expect);
-    uint8_t *data0 = slurp(path, &dlen), *log0 = slurp(log_path, &llen);
+    uint8_t *data0 = test_slurp(path, &dlen), *log0 = test_slurp(log_path, &llen);
     EXPECT(0, "inspect", path, "--json", "\"records\":3", "\"first_epoch\":1", "\"last_epoch\":3",
            "\"torn_tail\":false", "\"in_use\":false", "\"log_state\":\"valid\"",
            "\"data_file_bytes\":8192", "\"error\":null");
@@ -289,8 +275,8 @@ int main(int argc, char **argv)
     /* A damaged record followed by a valid one is corruption: verify says so, exit 1; recover
      * refuses; neither changes a byte. */
     flip_byte(log_path, rec[0] + body);
-    data0 = slurp(path, &dlen);
-    log0 = slurp(log_path, &llen);
+    data0 = test_slurp(path, &dlen);
+    log0 = test_slurp(log_path, &llen);
     EXPECT(1, "verify", path, NULL, "FAILED", "SNAP_E_CORRUPT", "corrupt", "epoch 4",
            "would fail and change nothing");
     EXPECT(1, "verify", path, "--json", "\"ok\":false", "\"name\":\"SNAP_E_CORRUPT\"",
@@ -351,13 +337,13 @@ int main(int argc, char **argv)
         commit_and_die(other, 0, exp_other);
         REQUIRE(unlink(other_log) == 0);
         size_t n;
-        uint8_t *b = slurp(mine_log, &n);
+        uint8_t *b = test_slurp(mine_log, &n);
         int fd = open(other_log, O_WRONLY | O_CREAT | O_EXCL, 0644);
         REQUIRE(fd >= 0 && pwrite(fd, b, n, 0) == (ssize_t)n);
         close(fd);
         free(b);
-        data0 = slurp(other, &dlen);
-        log0 = slurp(other_log, &llen);
+        data0 = test_slurp(other, &dlen);
+        log0 = test_slurp(other_log, &llen);
         EXPECT(1, "verify", other, NULL, "FAILED", "SNAP_E_MISMATCH", "belongs to another data file",
                "snapshot rebind", "refused");
         EXPECT(1, "verify", other, "--json", "\"ok\":false", "\"name\":\"SNAP_E_MISMATCH\"",

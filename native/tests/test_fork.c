@@ -90,24 +90,10 @@ static void check_child(const char *what, int st)
     }
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    REQUIRE(b);
-    REQUIRE(pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
 static int same_file(const char *path, const uint8_t *b, size_t len)
 {
     size_t n;
-    uint8_t *now = slurp(path, &n);
+    uint8_t *now = test_slurp(path, &n);
     int same = n == len && memcmp(now, b, len) == 0;
     free(now);
     return same;
@@ -209,8 +195,8 @@ static void worker_calls(const char *path, const char *log, int report)
     fill(r, 0, 64, 0xa1);
     CHECK_RC(snap_msync(r), 0);
     struct child_case c = {.path = path, .log = log, .r = r};
-    c.data = slurp(path, &c.data_len);
-    c.logb = slurp(log, &c.log_len);
+    c.data = test_slurp(path, &c.data_len);
+    c.logb = test_slurp(log, &c.log_len);
     check_child("child calls", in_child(child_calls, &c));
     CHECK(same_file(path, c.data, c.data_len));
     CHECK(same_file(log, c.logb, c.log_len));

@@ -80,20 +80,6 @@ static int exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    REQUIRE(b);
-    REQUIRE(pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
 /* Overwrite the file's bytes in place (same inode: its extended attributes stay). */
 static void put_back(const char *path, const uint8_t *b, size_t len)
 {
@@ -116,7 +102,7 @@ static void new_file(const char *path, const uint8_t *b, size_t len)
 static int same_bytes(const char *path, const uint8_t *b, size_t len)
 {
     size_t n;
-    uint8_t *now = slurp(path, &n);
+    uint8_t *now = test_slurp(path, &n);
     int same = n == len && memcmp(now, b, len) == 0;
     free(now);
     return same;
@@ -185,7 +171,7 @@ static void commit_lost_apply(const char *path, uint64_t off, uint64_t len, uint
                               uint8_t *expect)
 {
     size_t blen;
-    uint8_t *before = slurp(path, &blen);
+    uint8_t *before = test_slurp(path, &blen);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -247,7 +233,7 @@ static void refused(const char *path, int want, int line)
 {
     char *lp = log_of(path);
     size_t dlen, llen = 0;
-    uint8_t *d = slurp(path, &dlen), *l = exists(lp) ? slurp(lp, &llen) : NULL;
+    uint8_t *d = test_slurp(path, &dlen), *l = exists(lp) ? test_slurp(lp, &llen) : NULL;
     snap_options o = opts(0, 0);
     snap_region *r;
     int rc = snap_open(path, &o, &r);

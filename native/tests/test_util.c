@@ -5,6 +5,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -96,4 +97,18 @@ uint64_t test_rng_next(struct test_rng *r)
 uint64_t test_rng_below(struct test_rng *r, uint64_t n)
 {
     return n ? test_rng_next(r) % n : 0;
+}
+
+uint8_t *test_slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0);
+    uint8_t *b = malloc((size_t)st.st_size + 1);
+    REQUIRE(b);
+    REQUIRE(pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
+    close(fd);
+    *len = (size_t)st.st_size;
+    return b;
 }

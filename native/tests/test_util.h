@@ -62,6 +62,9 @@ char *test_path(const char *dir, const char *file);
 /* Remove a directory tree created by test_tmpdir(). */
 void test_rmdir(const char *dir);
 
+/* A whole file's bytes (malloc'd, one spare byte) and its length; the test stops if it cannot. */
+uint8_t *test_slurp(const char *path, size_t *len);
+
 /* Integer from the environment, or def. */
 long test_env_long(const char *name, long def);
 
