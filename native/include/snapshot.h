@@ -112,6 +112,12 @@
  * with pwrite(2) rather than stores) puts the region in the panic state with that error although
  * the record committed: as after a crash during the call, the next open replays it.
  *
+ * Damage. Records carry CRC-32C checksums. A damaged record followed by an intact later one is
+ * reported (SNAP_E_CORRUPT, nothing changed). Damage to the last record cannot be told from a write
+ * torn by a crash, and is recovered as one: on persistent memory the previous state (that msync is
+ * lost); on the file back end, which applies a record to the data file at once, a mix of that
+ * record and the previous state is possible. Detecting it is not done yet.
+ *
  * Thread-safety, in one place:
  *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
  *     concurrently with each other and with snap_msync();
