@@ -111,8 +111,9 @@ int snap_identity_init(struct snap_identity *id, int dfd, const char *path)
 {
     *id = (struct snap_identity){.dfd = dfd};
     struct statx sx;
-    if (statx(dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_NLINK | STATX_BTIME, &sx))
+    if (statx(dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_NLINK | STATX_BTIME | STATX_SIZE, &sx))
         return -errno;
+    id->size = sx.stx_size;
     if (sx.stx_nlink == 0)
         return -ENOENT; /* deleted since it was opened: no name to put a log beside */
     id->self.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
@@ -279,6 +280,8 @@ int snap_identity_locate(struct snap_identity *id)
 
 int snap_identity_may_create(const struct snap_identity *id)
 {
+    if (id->size == 0)
+        return 0; /* an empty data file starts a new region (the rules above) */
     return id->xattr == SNAP_XATTR_PRESENT || id->xattr == SNAP_XATTR_GARBLED ? SNAP_E_MISMATCH : 0;
 }
 

@@ -57,7 +57,10 @@
  *   With no log (missing, or its creation cut short): a fresh one is created, unless the data file
  *   has the xattr (snap_identity_may_create): then its log, which could hold committed records the
  *   data file lacks, is gone, and the open fails with SNAP_E_MISMATCH. `snapshot rebind` then
- *   accepts the data file's bytes as they are.
+ *   accepts the data file's bytes as they are. Except an empty data file: it holds no committed
+ *   byte to mix with anything, so it starts a new region (the way a program that truncates its
+ *   file and removes the sidecar, as Kyoto Cabinet on Snapshot does, expects), and the new log
+ *   rebinds it.
  *
  * ORDER. The header carrying the binding is made durable (barrier(L)) before the xattr is written
  * (fsetxattr, then fsync of the data file). A crash in between leaves a bound log and a data file
@@ -109,6 +112,7 @@ struct snap_identity {
     char *xattr_log_path;          /* NULL if none recorded */
     char *log_path;                /* where the log is, or is to be created: C or another (owned) */
     int found;                     /* enum snap_log_found */
+    uint64_t size;                 /* the data file's size at init */
 };
 
 /* Tests: behave as on a file system without user xattrs (the INODE fallback). */
