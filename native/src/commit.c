@@ -270,15 +270,24 @@ int snap_commit_init(struct snap_region *r)
     return 0;
 }
 
+void snap_commit_free_scratch(struct snap_region *r)
+{
+    for (int i = 0; i < 2; i++) {
+        free(r->buf[i]);
+        r->buf[i] = NULL;
+        r->buf_cap[i] = 0;
+    }
+    r->npend = 0;
+    free(r->runs);
+    r->runs = NULL;
+}
+
 void snap_commit_destroy(struct snap_region *r)
 {
     pthread_cond_destroy(&r->gather_cv);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
-    free(r->stage);
-    free(r->runs);
-    r->stage = NULL;
-    r->runs = NULL;
+    snap_commit_free_scratch(r);
 }
 
 void snap_assert_region_state(const struct snap_region *r)
@@ -287,7 +296,7 @@ void snap_assert_region_state(const struct snap_region *r)
     if (r->log_off > r->log.area_size || r->log_off % SNAP_REC_ALIGN ||
         r->next_epoch < r->log.base_epoch || (r->log_off == 0) != (r->next_epoch == r->log.base_epoch) ||
         r->committed_size < r->log.data_size || r->committed_size > snap_region_size(r) ||
-        (r->apply_pending && r->log_off == 0) ||
+        (r->npend && (r->log_off == 0 || r->pend[r->npend - 1].epoch != r->next_epoch - 1)) ||
         snap_region_size(r) > r->reserve) {
         fprintf(stderr, "snapshot: region state violates commit.c invariants (1)(5)(7): off %llu "
                         "area %llu epoch %llu base %llu committed %llu size %llu\n",
@@ -328,25 +337,55 @@ static void copy_lines(uint8_t *dst, const uint8_t *src, size_t len)
 #endif
 }
 
-/* Step 6 for a staged record: the record left in the stage by the last commit (header, runs, data)
- * goes to the data file. Called before the next record is staged, before a checkpoint's barrier(D)
- * and before verifying; the bytes are the ones the CRC covered, never the live DRAM copy
- * (invariant 6). */
-static int apply_pending(struct snap_region *r)
+/* Make the apply mark `epoch` durable on its own (one barrier(L)), unless it already is. Only a
+ * checkpoint, the verification oracle and a streamed record need this; an msync's mark shares the
+ * record's barrier (step 5). */
+static int mark_now(struct snap_region *r, uint64_t epoch)
 {
-    if (!r->apply_pending)
+    if (r->mark >= epoch)
         return 0;
-    const struct snap_rec_header *h = (const struct snap_rec_header *)r->stage;
-    const struct snap_rec_run *runs = snap_rec_runs(h);
-    const uint8_t *data = snap_rec_data(h);
-    for (uint64_t i = 0; i < h->nruns; i++) {
-        int rc = snap_be_write(r->be, SNAP_DATA, runs[i].off, data, runs[i].len);
+    int rc = snap_log_mark_write(r->be, r->log.log_id, epoch);
+    if (!rc)
+        rc = snap_be_barrier(r->be, SNAP_LOG);
+    if (!rc)
+        r->mark = epoch;
+    return rc;
+}
+
+/* Step 6: apply the pending records up to epoch `upto`, oldest first, from their buffers (the
+ * bytes the CRC covered, never the live DRAM copy: invariant 6). Each must be under the durable
+ * mark (invariant 2); with `force` the mark is made durable first if it is not. */
+static int apply_upto(struct snap_region *r, uint64_t upto, int force)
+{
+    while (r->npend && r->pend[0].epoch <= upto) {
+        int rc = 0;
+        if (r->pend[0].epoch > r->mark) {
+            if (!force)
+                return 0;
+            rc = mark_now(r, r->pend[r->npend - 1].epoch < upto ? r->pend[r->npend - 1].epoch : upto);
+            if (rc)
+                return rc;
+        }
+        const struct snap_rec_header *h = (const struct snap_rec_header *)r->buf[r->pend[0].buf];
+        const struct snap_rec_run *runs = snap_rec_runs(h);
+        const uint8_t *data = snap_rec_data(h);
+        for (uint64_t i = 0; i < h->nruns && !rc; i++) {
+            rc = snap_be_write(r->be, SNAP_DATA, runs[i].off, data, runs[i].len);
+            data += runs[i].len;
+        }
         if (rc)
             return rc;
-        data += runs[i].len;
+        r->pend[0] = r->pend[1];
+        r->npend--;
     }
-    r->apply_pending = 0;
     return 0;
+}
+
+/* Every committed record to the data file: before a checkpoint's barrier(D) and before
+ * verifying. */
+static int apply_all(struct snap_region *r)
+{
+    return apply_upto(r, UINT64_MAX, 1);
 }
 
 /* The record area that a record of `need` bytes asks for: the current one if large enough, else
@@ -395,7 +434,7 @@ static int checkpoint_sized(struct snap_region *r, uint64_t min_area, int *retry
         }
         h.area_size = area_for(r, min_area);
     }
-    rc = apply_pending(r);
+    rc = apply_all(r);
     if (!rc)
         rc = snap_be_barrier(r->be, SNAP_DATA); /* invariant 3 */
     if (rc)
@@ -428,33 +467,35 @@ int snap_checkpoint(struct snap_region *r)
 size_t snap_commit_stream_min = 8u << 20;
 size_t snap_commit_piece = 256u << 10;
 
-/* Whether step 6 of a staged record waits for the next commit: -1 by back end and size, 0 never,
- * 1 always (the crash tests drive both ways through the simulator). By back end it is deferred on
- * PM, where the apply's non-temporal stores would otherwise make the msync's return wait for them
- * (the next locked instruction drains them), and in the simulator, which stands for PM in the crash
- * tests; on files it runs at once: a copy into the page cache is cheap next to fdatasync, and
- * readers of the data file then see every committed msync. Only records up to DEFER_MAX bytes wait:
- * latency matters for small ones, and a large one is best applied while the stage is in cache. */
+/* Where step 6 applies a record k, once the mark k is durable (written with record k+1): -1 by
+ * back end, 0 right after record k+1's barrier, 1 before record k+2's barrier (the crash tests
+ * drive both ways through the simulator). The later point suits PM, where the apply's
+ * non-temporal stores would otherwise make the msync's return wait for them (the next locked
+ * instruction drains them): they drain under the next barrier instead. The simulator stands for
+ * PM. On files the apply is a copy into the page cache, cheap next to fdatasync, and the earlier
+ * point keeps the data file one msync behind, not two. */
 int snap_commit_defer_apply = -1;
-#define DEFER_MAX (64u << 10)
 
-static int defer_apply(const struct snap_region *r, uint64_t total)
+static int defer_apply(const struct snap_region *r)
 {
     if (snap_commit_defer_apply >= 0)
         return snap_commit_defer_apply;
-    return r->be->kind != SNAP_BACKEND_FILE && total <= DEFER_MAX;
+    return r->be->kind != SNAP_BACKEND_FILE;
 }
 
-static int ensure_stage(struct snap_region *r, size_t need)
+/* The stage buffer that no pending record holds (at most one is pending when a record is
+ * staged), grown to `need` bytes: its index, or -ENOMEM. */
+static int stage_buffer(struct snap_region *r, size_t need)
 {
-    if (need <= r->stage_cap)
-        return 0;
-    uint8_t *s = realloc(r->stage, need);
-    if (!s)
-        return -ENOMEM;
-    r->stage = s;
-    r->stage_cap = need;
-    return 0;
+    int i = r->npend ? 1 - r->pend[0].buf : 0;
+    if (need > r->buf_cap[i]) {
+        uint8_t *b = realloc(r->buf[i], need);
+        if (!b)
+            return -ENOMEM;
+        r->buf[i] = b;
+        r->buf_cap[i] = need;
+    }
+    return i;
 }
 
 /* Statistics are written by the leader only: plain stores, because a locked add right after the
@@ -467,6 +508,7 @@ static void stat_add(uint64_t *counter, uint64_t n)
 /* A record being committed: its runs sit in the stage after the header; `data` is the whole
  * payload, or one piece when the record is streamed. */
 struct record {
+    uint8_t *stage; /* header, runs, then the data or one piece of it */
     struct snap_rec_run *runs;
     uint64_t nruns, payload, lines;
     uint64_t head;  /* header + run table */
@@ -502,21 +544,21 @@ static int write_record(struct snap_region *r, struct record *rec, uint64_t size
     }
     if (rc)
         return rc;
-    snap_rec_header_fill(r->stage, r->log_off, r->log.log_id, r->next_epoch, size, rec->nruns,
+    snap_rec_header_fill(rec->stage, r->log_off, r->log.log_id, r->next_epoch, size, rec->nruns,
                          rec->payload, crc);
     if (!rec->stream) {
         memset(rec->data + rec->payload, 0, pad);
-        return snap_be_write(r->be, SNAP_LOG, rec->at, r->stage, rec->total);
+        return snap_be_write(r->be, SNAP_LOG, rec->at, rec->stage, rec->total);
     }
     rc = snap_be_write(r->be, SNAP_LOG, rec->at + rec->head + rec->payload, zeros, pad);
-    return rc ? rc : snap_be_write(r->be, SNAP_LOG, rec->at, r->stage, sizeof(struct snap_rec_header));
+    return rc ? rc : snap_be_write(r->be, SNAP_LOG, rec->at, rec->stage, sizeof(struct snap_rec_header));
 }
 
-/* Let the back end prepare the pending record's writes while the caller runs (pmem.c: the page
- * walks of the data file's lines), so that the deferred apply does not wait for them. */
+/* Let the back end prepare the oldest pending record's writes while the caller runs (pmem.c: the
+ * page walks of the data file's lines), so that the deferred apply does not wait for them. */
 static void prefetch_pending(struct snap_region *r)
 {
-    const struct snap_rec_header *h = (const struct snap_rec_header *)r->stage;
+    const struct snap_rec_header *h = (const struct snap_rec_header *)r->buf[r->pend[0].buf];
     const struct snap_rec_run *runs = snap_rec_runs(h);
     for (uint64_t i = 0; i < h->nruns && i < 16; i++)
         snap_be_prefetch(r->be, SNAP_DATA, runs[i].off, runs[i].len);
@@ -550,10 +592,10 @@ static int reserve_record(struct snap_region *r, const struct record *rec)
     return rc;
 }
 
-/* The verification oracle compares the data file with DRAM, so the pending record goes first. */
+/* The verification oracle compares the data file with DRAM, so the pending records go first. */
 static int verify_now(struct snap_region *r)
 {
-    int rc = apply_pending(r);
+    int rc = apply_all(r);
     return rc ? rc : snap_verify_region(r);
 }
 
@@ -603,18 +645,23 @@ static int commit_once(struct snap_region *r, int *retry)
     rec.total = snap_rec_size(rec.nruns, rec.payload);
     rec.stream = rec.total > snap_commit_stream_min;
     rec.piece = rec.stream ? snap_commit_piece : COPY_PIECE;
-    /* Step 6 of the previous record, now that it must leave the stage: its non-temporal stores
-     * drain under this record's barrier instead of stalling the previous msync's return. */
-    int rc = apply_pending(r);
+    /* Step 6 at the later point: records under the durable mark leave their buffers now, and
+     * their non-temporal stores drain under this record's barrier instead of stalling the last
+     * msync's return. A buffer must be free to stage into: at most one record stays pending. */
+    int rc = defer_apply(r) ? apply_upto(r, r->mark, 0) : 0;
+    if (!rc && r->npend == 2)
+        rc = apply_upto(r, r->pend[0].epoch, 1); /* not reached: the mark covers the older one */
     if (rc)
-        return rc; /* a write to D: the media's (PANIC) */
-    if (ensure_stage(r, rec.stream ? rec.head + snap_commit_piece : rec.total)) {
+        return rc; /* a write to D or L: the media's (PANIC) */
+    int sb = stage_buffer(r, rec.stream ? rec.head + snap_commit_piece : rec.total);
+    if (sb < 0) {
         give_back(r, nline_runs);
         *retry = 1;
-        return -ENOMEM;
+        return sb;
     }
-    rec.runs = (struct snap_rec_run *)(r->stage + sizeof(struct snap_rec_header));
-    rec.data = r->stage + rec.head;
+    rec.stage = r->buf[sb];
+    rec.runs = (struct snap_rec_run *)(rec.stage + sizeof(struct snap_rec_header));
+    rec.data = rec.stage + rec.head;
     for (uint64_t i = 0; i < rec.nruns; i++) {
         uint64_t off = r->runs[i].first << SNAP_LINE_SHIFT;
         uint64_t len = r->runs[i].count << SNAP_LINE_SHIFT;
@@ -637,9 +684,15 @@ static int commit_once(struct snap_region *r, int *retry)
         return rc;
     }
     rc = write_record(r, &rec, size);
+    /* The mark for the pending record shares this barrier: it is true already (that record is
+     * durable), and the record may reach D only once it is durable too (invariant 2). */
+    uint64_t mark = r->npend ? r->pend[r->npend - 1].epoch : 0;
+    if (!rc && mark > r->mark)
+        rc = snap_log_mark_write(r->be, r->log.log_id, mark);
     if (rc && retryable(rc)) {
         /* No space for the record (or memory to map the log): it is torn or absent past the end
-         * of the chain, where the retry writes at the same place (invariants 8, 9). */
+         * of the chain, where the retry writes at the same place (invariants 8, 9). A mark
+         * written meanwhile is true and harmless. */
         give_back(r, nline_runs);
         *retry = 1;
         return rc;
@@ -648,16 +701,24 @@ static int commit_once(struct snap_region *r, int *retry)
         rc = snap_be_barrier(r->be, SNAP_LOG); /* step 5: the commit point */
     if (rc)
         return rc;
+    if (mark > r->mark)
+        r->mark = mark;
+    uint64_t epoch = r->next_epoch++;
     r->log_off += rec.total;
-    r->next_epoch++;
     r->committed_size = size;
 
     if (rec.stream) {
-        rc = apply_streamed(r, &rec);
+        /* The stage holds one piece, so this record cannot wait: the records before it go first,
+         * then its own mark, with a barrier of its own (rare: records over stream_min). */
+        rc = apply_all(r);
+        if (!rc)
+            rc = mark_now(r, epoch);
+        if (!rc)
+            rc = apply_streamed(r, &rec);
     } else {
-        r->apply_pending = 1; /* the record stays in the stage until applied */
-        if (!defer_apply(r, rec.total))
-            rc = apply_pending(r);
+        r->pend[r->npend++] = (struct snap_pending){.epoch = epoch, .buf = sb};
+        if (!defer_apply(r))
+            rc = apply_upto(r, r->mark, 0); /* the record before this one */
         else
             prefetch_pending(r);
     }

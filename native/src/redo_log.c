@@ -11,6 +11,10 @@ _Static_assert(sizeof(struct snap_log_header) <= SNAP_LOG_SLOT_SIZE, "header fit
 _Static_assert(sizeof(struct snap_log_header) == 96, "header layout is part of the format");
 _Static_assert(offsetof(struct snap_log_header, binding) == SNAP_LOG_V1_CRC_OFF,
                "version 2 extends version 1 after area_size");
+_Static_assert(sizeof(struct snap_log_mark) == 32, "mark layout is part of the format");
+_Static_assert(SNAP_LOG_SLOT_SIZE * 2 <= SNAP_LOG_MARK_OFF &&
+               SNAP_LOG_MARK_OFF + 2 * SNAP_LOG_MARK_SIZE <= SNAP_LOG_AREA_OFF,
+               "mark slots lie between the header slots and the record area");
 _Static_assert(sizeof(struct snap_rec_header) == 72, "record header layout is part of the format");
 _Static_assert(sizeof(struct snap_rec_run) == 16, "run layout is part of the format");
 
@@ -179,6 +183,29 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     return 0;
 }
 
+int snap_log_mark_write(struct snap_backend *b, uint64_t log_id, uint64_t epoch)
+{
+    struct snap_log_mark m = {.magic = SNAP_MARK_MAGIC, .log_id = log_id, .epoch = epoch};
+    m.crc = snap_crc32c(0, &m, offsetof(struct snap_log_mark, crc));
+    return snap_be_write(b, SNAP_LOG, SNAP_LOG_MARK_OFF + (epoch & 1) * SNAP_LOG_MARK_SIZE, &m, sizeof m);
+}
+
+int snap_log_mark_read(struct snap_backend *b, const struct snap_log_header *lh, uint64_t *out)
+{
+    *out = 0;
+    for (uint64_t i = 0; i < 2; i++) {
+        struct snap_log_mark m;
+        int rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_MARK_OFF + i * SNAP_LOG_MARK_SIZE, &m, sizeof m);
+        if (rc)
+            return rc;
+        /* A torn or damaged slot is passed over: the other one holds the mark before it. */
+        if (m.magic == SNAP_MARK_MAGIC && m.log_id == lh->log_id && (m.epoch & 1) == i &&
+            m.crc == snap_crc32c(0, &m, offsetof(struct snap_log_mark, crc)) && m.epoch > *out)
+            *out = m.epoch;
+    }
+    return 0;
+}
+
 /* Is there, at or after area offset `from`, a record header of this log, in its own slot, with an
  * epoch above `epoch`? Such a record was written after record `epoch` committed (invariant 4 in
  * commit.c), so a chain that ends at `epoch` lost a committed record to damage. Headers are looked
@@ -287,6 +314,14 @@ int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap
         int later;
         rc = later_record_exists(b, lh, off, epoch, buf, cap, &later);
         if (!rc && later)
+            rc = SNAP_E_CORRUPT;
+    }
+    if (!rc) {
+        /* ...or unless the apply mark says record `epoch` (or a later one) may be in the data
+         * file: replaying the shorter chain over it would mix two states. */
+        uint64_t mark;
+        rc = snap_log_mark_read(b, lh, &mark);
+        if (!rc && mark >= epoch) /* epoch >= base_epoch: an older generation's mark never counts */
             rc = SNAP_E_CORRUPT;
     }
     c.end_off = off;

@@ -4,6 +4,7 @@
  *
  *   0      header slot 0   (struct snap_log_header, padded to 512 bytes)
  *   512    header slot 1
+ *   1024   apply mark slots 0 and 1 (struct snap_log_mark, 64 bytes apart)
  *   4096   record area    (area_size bytes; records start at multiples of 64)
  *
  *   record = struct snap_rec_header   72 bytes
@@ -22,6 +23,13 @@
  * If a record of this log with a later epoch than the chain's end exists further on, a committed
  * record was damaged: the walk reports SNAP_E_CORRUPT instead of ending the chain silently. That
  * search stops at the first intact header of an older generation (redo_log.c says why).
+ *
+ * The apply mark bounds what the data file may hold: a valid mark slot (magic, CRC, the log's
+ * log_id) with epoch m says records up to m may have been applied, and no record after m was
+ * (commit.c, invariant 2). A chain that ends before a mark at or above base_epoch lost applied
+ * records to damage: the walk reports SNAP_E_CORRUPT. Marks are written alternately to slot
+ * (m & 1), so a torn mark write leaves the previous mark intact; all-zero slots (logs written
+ * before marks existed) bound nothing.
  */
 #ifndef SNAPSHOT_REDO_LOG_H
 #define SNAPSHOT_REDO_LOG_H
@@ -75,6 +83,18 @@ struct snap_log_header {
 /* Version 1: the same fields up to area_size, then crc and reserved: 64 bytes. */
 #define SNAP_LOG_V1_CRC_OFF 56u
 #define SNAP_LOG_V1_SIZE 64u
+
+#define SNAP_MARK_MAGIC 0x314b524d50414e53ull /* "SNAPMRK1" */
+#define SNAP_LOG_MARK_OFF 1024u
+#define SNAP_LOG_MARK_SIZE 64u
+
+struct snap_log_mark {
+    uint64_t magic;
+    uint64_t log_id; /* the log's (header) log_id: a mark of another generation bounds nothing */
+    uint64_t epoch;  /* records up to this epoch may be in the data file; none after it */
+    uint32_t crc;    /* CRC-32C of the bytes above */
+    uint32_t reserved;
+};
 
 struct snap_rec_header {
     uint64_t magic;
@@ -135,6 +155,12 @@ void snap_log_header_seal(struct snap_log_header *h);
  * writing nothing, if its counters are above SNAP_LOG_MAX_COUNTER (a forged log's). */
 int snap_log_header_write(struct snap_backend *b, struct snap_log_header *h);
 
+/* Write the apply mark `epoch` of log log_id into slot (epoch & 1). Not durable until
+ * barrier(SNAP_LOG). */
+int snap_log_mark_write(struct snap_backend *b, uint64_t log_id, uint64_t epoch);
+/* The highest valid mark of lh's log (0 if none) in *out. Errors: -errno from reads. */
+int snap_log_mark_read(struct snap_backend *b, const struct snap_log_header *lh, uint64_t *out);
+
 /* What walking the chain found. */
 struct snap_log_chain {
     uint64_t records;    /* valid records in the chain */
@@ -150,9 +176,9 @@ struct snap_log_chain {
  * and is returned by snap_log_walk(). */
 typedef int (*snap_rec_visit_fn)(void *arg, const struct snap_rec_header *rec);
 
-/* Walk the chain of the log described by lh. Errors: SNAP_E_CORRUPT (a record with a valid header
- * and bad body is followed by a valid record with the next epoch: a committed record was damaged),
- * -ENOMEM, -errno from reads. visit may be NULL. */
+/* Walk the chain of the log described by lh. Errors: SNAP_E_CORRUPT (the chain ends before a valid
+ * record of a later epoch, or before the apply mark: a committed record was damaged; visit has
+ * seen the chain's records by then), -ENOMEM, -errno from reads. visit may be NULL. */
 int snap_log_walk(struct snap_backend *b, const struct snap_log_header *lh, snap_rec_visit_fn visit,
                   void *arg, struct snap_log_chain *out);
 

@@ -594,10 +594,7 @@ static int close_forked(struct snap_region *r, void (*dispose_memory)(struct sna
     snap_be_close(r->be);
     r->be = NULL;
     lock_release(&r->lock_link);
-    free(r->stage);
-    free(r->runs);
-    r->stage = NULL;
-    r->runs = NULL;
+    snap_commit_free_scratch(r);
     return SNAP_E_FORKED;
 }
 

@@ -62,11 +62,18 @@ struct snap_region {
     uint64_t next_epoch;
     uint64_t committed_size;    /* data size in the last committed record (or the header) */
 
-    /* Leader-only scratch, reused across commits. The stage still holds the last staged record
-     * while apply_pending is set: committed, not yet written to the data file (commit.c, step 6). */
-    int apply_pending;
-    uint8_t *stage;
-    size_t stage_cap;
+    /* Leader-only scratch, reused across commits. Records are staged in one of two buffers; a
+     * committed record stays in its buffer until applied to the data file (commit.c, step 6).
+     * pend[] lists those records, oldest first; mark is the highest apply mark durable in the log
+     * (redo_log.h; 0: none since the open). */
+    uint8_t *buf[2];
+    size_t buf_cap[2];
+    struct snap_pending {
+        uint64_t epoch;
+        int buf; /* index into buf[] */
+    } pend[2];
+    int npend;
+    uint64_t mark;
     struct snap_line_run *runs;
     size_t runs_cap;
 
@@ -104,6 +111,7 @@ void snap_region_bury(struct snap_region *r);
 /* commit.c */
 int snap_commit_init(struct snap_region *r);
 void snap_commit_destroy(struct snap_region *r);
+void snap_commit_free_scratch(struct snap_region *r); /* the stage buffers and the run list */
 /* Flush the data file and empty the log (header with base_epoch = next_epoch). Lock held or no
  * concurrency. */
 int snap_checkpoint(struct snap_region *r);

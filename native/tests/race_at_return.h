@@ -3,8 +3,8 @@
  * The conformance race for every marker (the C hook, snap_track(), plugin-instrumented stores; the
  * Java accessors have the same test in ConcurrencyTest). A checker thread stores a sequence number
  * into line X, calls snap_msync() and, as soon as it returns 0, reads X back from the data file
- * through its own descriptor (the file back end applies a record before msync returns): it must
- * hold the number just stored. Meanwhile noise threads store without pause into other lines that
+ * through its own descriptor (race_read_back: after one more commit of a line of its own, since the
+ * file lags the last record): it must hold the number just stored. Meanwhile noise threads store without pause into other lines that
  * share X's dirty-map words at one level:
  *   line   another 8 bytes of X's own line (X's bit may have been set by a marker still climbing)
  *   4k     other lines of X's level-0 word (64 lines)
@@ -21,7 +21,8 @@
  * then unprotects the page and lets the climb finish.
  *
  * The including file defines race_store(uint64_t *p, uint64_t v): a store and its marking (of
- * race_region's line). Header only, C; used by native/tests/test_durable_at_return.c and llvm-pass/test/e2e/durable_at_return.c.
+ * race_region's line). Header only, C; used by native/tests/test_durable_at_return.c and
+ * llvm-pass/test/e2e/durable_at_return.c.
  */
 #ifndef SNAPSHOT_RACE_AT_RETURN_H
 #define SNAPSHOT_RACE_AT_RETURN_H
@@ -29,6 +30,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -83,6 +85,20 @@ struct race_result {
     uint64_t msyncs, violations, failures;
 };
 
+/* Read X back from the data file (fd) after an msync returned 0. The data file lags the last
+ * record (commit.c, step 6: a record is applied once the next one is durable), so first commit one
+ * more record, of a line nobody else stores to, and read X after it: X is there if the msync under
+ * test committed it; a store it missed is committed by this one, and is not in the file yet. */
+static int race_read_back(snap_region *r, int fd, uint64_t *got)
+{
+    uint64_t *y = (uint64_t *)((uint8_t *)snap_base(r) + RACE_REGION - 64);
+    race_store(y, *y + 1);
+    int rc = snap_msync(r);
+    if (rc)
+        return rc;
+    return pread(fd, got, sizeof *got, 0) == (ssize_t)sizeof *got ? 0 : -EIO;
+}
+
 /* Run `msyncs` checked msyncs for one scope on the region r (file back end) whose data file is
  * `path`. */
 static struct race_result race_run(snap_region *r, const char *path, const struct race_scope *s,
@@ -121,8 +137,8 @@ static struct race_result race_run(snap_region *r, const char *path, const struc
             break;
         }
         res.msyncs++;
-        if (pread(fd, &got, sizeof got, 0) != (ssize_t)sizeof got) {
-            perror("pread");
+        if ((rc = race_read_back(r, fd, &got)) != 0) {
+            fprintf(stderr, "%s: reading back: %s\n", s->name, snap_strerror(rc));
             res.failures++;
             break;
         }
@@ -309,7 +325,7 @@ static int race_paused_climber(const char *label, const char *path, uint64_t oth
         __atomic_store_n(&race_released, 1, __ATOMIC_RELEASE);
         pthread_join(tm, NULL);
         uint64_t got = 0;
-        if (ms.rc == 0 && pread(fd, &got, sizeof got, 0) == (ssize_t)sizeof got)
+        if (ms.rc == 0 && race_read_back(r, fd, &got) == 0)
             result = got == want ? 0 : 1;
         printf("%s paused climber (%s): msync returned %d %s the climb finished; the data file "
                "holds %s\n", label, other < 64 ? "same line" : "same word", ms.rc,

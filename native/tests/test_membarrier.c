@@ -175,23 +175,6 @@ static char *plain_file(const char *name, int fill)
     return path;
 }
 
-/* The data file's committed bytes [off, off+len) all equal `v`. */
-static int file_holds(const char *path, uint64_t off, size_t len, int v)
-{
-    uint8_t buf[4096];
-    REQUIRE(len <= sizeof buf);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    ssize_t got = pread(fd, buf, len, (off_t)off);
-    close(fd);
-    if (got != (ssize_t)len)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] != v)
-            return 0;
-    return 1;
-}
-
 static snap_options file_opts(uint32_t flags)
 {
     return (snap_options){.flags = flags, .backend = SNAP_BACKEND_FILE, .size = SIZE};
@@ -233,7 +216,7 @@ static void child_denied(void *arg)
     CHECK_RC(snap_open(c->existing, NULL, &r), SNAP_E_NOMEMBARRIER); /* and again: no retry luck */
     CHECK(r == NULL);
     CHECK(!exists(ex_log));
-    CHECK(file_holds(c->existing, 0, 4096, 0x11));
+    CHECK(test_committed_holds(c->existing, 0, 4096, 0x11));
     CHECK_RC(snap_recover(c->existing, &o), 0); /* maps nothing: needs no membarrier */
 
     /* (b) SNAP_NO_CONCURRENT_WRITERS needs no membarrier: the open succeeds (so the failed ones
@@ -244,7 +227,7 @@ static void child_denied(void *arg)
     snap_stats st;
     CHECK(snap_stats_get(r, &st) == 0 && st.commits == 1);
     CHECK_RC(snap_close(r), 0);
-    CHECK(file_holds(c->existing, 4096, 200, 0x22));
+    CHECK(test_committed_holds(c->existing, 4096, 200, 0x22));
     o = file_opts(SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS);
     REQUIRE_OK(snap_open(c->fresh, &o, &r));
     CHECK_RC(store_and_msync(r, 0, 64, 0x33), 0);
@@ -263,7 +246,7 @@ static void child_global(void *arg)
     REQUIRE_OK(snap_open(c->existing, &o, &r));
     CHECK_RC(store_and_msync(r, 8192, 100, 0x44), 0);
     CHECK_RC(snap_close(r), 0);
-    CHECK(file_holds(c->existing, 8192, 100, 0x44));
+    CHECK(test_committed_holds(c->existing, 8192, 100, 0x44));
 }
 
 struct denied_thread {
@@ -298,13 +281,13 @@ static void child_after_open(void *arg)
         pthread_t t;
         REQUIRE(pthread_create(&t, NULL, msync_denied, &d[i]) == 0);
         REQUIRE(pthread_join(t, NULL) == 0);
-        CHECK(file_holds(path, 0, 64, 0x55));
-        CHECK(file_holds(path, d[i].off, 64, 0x11)); /* nothing of the failed msync reached it */
+        CHECK(test_committed_holds(path, 0, 64, 0x55));
+        CHECK(test_committed_holds(path, d[i].off, 64, 0x11)); /* nothing of the failed msync reached it */
         CHECK_RC(snap_msync(r), 0); /* this thread's membarrier works: the marked lines commit */
-        CHECK(file_holds(path, d[i].off, 64, d[i].v));
+        CHECK(test_committed_holds(path, d[i].off, 64, d[i].v));
     }
     CHECK_RC(snap_close(r), 0);
-    CHECK(file_holds(path, 64, 64, 0x66) && file_holds(path, 128, 64, 0x67));
+    CHECK(test_committed_holds(path, 64, 64, 0x66) && test_committed_holds(path, 128, 64, 0x67));
 }
 #endif
 
@@ -364,7 +347,7 @@ static void test_available(void)
     REQUIRE_OK(snap_open(path, &o, &r));
     CHECK_RC(store_and_msync(r, 0, 4096, 0x77), 0);
     CHECK_RC(snap_close(r), 0);
-    CHECK(file_holds(path, 0, 4096, 0x77));
+    CHECK(test_committed_holds(path, 0, 4096, 0x77));
 #ifdef TEST_AUDIT_ARCH
     char *after = plain_file("after-open", 0x11);
     in_child("after open", child_after_open, after);

@@ -215,9 +215,10 @@ static void sim_case(const struct sim_case *c)
     cases++;
 }
 
-/* The simulator defers the apply (commit.c, step 6): msync 1's record is applied by the next msync
- * or by close. A failing apply write fails that call (PANIC for msync 2) and loses nothing: msync
- * 1's record is durable in the log, so reopening gives state 1. */
+/* The simulator defers the apply (commit.c, step 6): msync 1's record is applied once the mark
+ * for it is durable (written with msync 2's record), by msync 3 or by close. A failing apply write
+ * fails that call (PANIC for msync 3) and loses nothing: the records are durable in the log, so
+ * reopening gives state 2. */
 static void test_deferred_apply_fails(int at_close)
 {
     struct snap_sim *sim = snap_sim_new();
@@ -230,13 +231,15 @@ static void test_deferred_apply_fails(int at_close)
     uint8_t one[SIZE], got[SIZE];
     epoch_write(b, 1, 0, r);
     REQUIRE_OK(snap_msync(r));
+    epoch_write(b, 2, 0, r);
+    REQUIRE_OK(snap_msync(r));
     memcpy(one, b, SIZE);
-    CHECK(r->apply_pending);
-    snap_backend_inject_fault(r->be, SNAP_FAULT_WRITE, 1, -EIO); /* the apply is the first write */
+    CHECK(r->npend == 2 && r->pend[0].epoch == 1 && r->mark == 1);
+    snap_backend_inject_fault(r->be, SNAP_FAULT_WRITE, 1, -EIO); /* record 1's apply comes first */
     if (at_close) {
         CHECK_RC(snap_close(r), -EIO);
     } else {
-        epoch_write(b, 2, 0, r);
+        epoch_write(b, 3, 0, r);
         CHECK_RC(snap_msync(r), -EIO);
         check_panic_then_close(r, NULL);
     }
@@ -244,8 +247,8 @@ static void test_deferred_apply_fails(int at_close)
     REQUIRE(img);
     CHECK_RC(recover_sim(img, got), 0);
     if (memcmp(got, one, SIZE) != 0) {
-        fprintf(stderr, "sim: deferred apply failing at %s: reopening did not give msync 1's state\n",
-                at_close ? "close" : "msync 2");
+        fprintf(stderr, "sim: deferred apply failing at %s: reopening did not give msync 2's state\n",
+                at_close ? "close" : "msync 3");
         test_failures++;
     }
     snap_sim_free(img);
@@ -256,16 +259,19 @@ static void test_deferred_apply_fails(int at_close)
 static void test_sim(void)
 {
     /* msync 2: no checkpoint (one record of 1152 bytes in a 4 KiB area); its only barrier is the
-     * commit. msync 4: the area holds three records, so a checkpoint runs first: barrier(data),
-     * barrier(log) for the header, then the commit barrier. Close after msync 2: checkpoint. */
+     * commit. msync 4: the area holds three records, so a checkpoint runs first: barrier(log) for
+     * the mark of record 3 (pending), barrier(data), barrier(log) for the header, then the commit
+     * barrier. Close after msync 2: checkpoint, the same first three. */
     static const struct sim_case cs[] = {
         {"sim: commit barrier", 2, 0, 0, "region.snaplog", 0, 1},
         {"sim: first commit", 1, 0, 0, "region.snaplog", 0, 1},
-        {"sim: checkpoint data barrier", 4, 0, 0, "region", 1, 0},
-        {"sim: checkpoint header barrier", 4, 0, 1, "region.snaplog", 1, 0},
-        {"sim: commit barrier after checkpoint", 4, 0, 2, "region.snaplog", 1, 1},
-        {"sim: close's data barrier", 2, 1, 0, "region", 0, 0},
-        {"sim: close's header barrier", 2, 1, 1, "region.snaplog", 0, 0},
+        {"sim: checkpoint mark barrier", 4, 0, 0, "region.snaplog", 1, 0},
+        {"sim: checkpoint data barrier", 4, 0, 1, "region", 1, 0},
+        {"sim: checkpoint header barrier", 4, 0, 2, "region.snaplog", 1, 0},
+        {"sim: commit barrier after checkpoint", 4, 0, 3, "region.snaplog", 1, 1},
+        {"sim: close's mark barrier", 2, 1, 0, "region.snaplog", 0, 0},
+        {"sim: close's data barrier", 2, 1, 1, "region", 0, 0},
+        {"sim: close's header barrier", 2, 1, 2, "region.snaplog", 0, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         sim_case(&cs[i]);
@@ -386,18 +392,24 @@ static void test_grow_resize_fails(const char *dir)
 static void test_file(void)
 {
     char *dir = test_tmpdir("sticky", "disk");
-    /* prior = 1: the failing msync's record fits after the first (no checkpoint): one record
-     * write, one barrier (the commit point), one apply write per run. prior = 3: the area is full,
-     * so a checkpoint runs first: barrier(data), header write, barrier(log), then the record. */
+    /* prior = 1: the failing msync's record fits after the first (no checkpoint): the record
+     * write, the mark write for record 1, one barrier (the commit point), then record 1's apply
+     * writes. prior = 3: the area is full, so a checkpoint runs first: the mark write for record
+     * 3 and barrier(log), record 3's apply, barrier(data), header write, barrier(log), then the
+     * record. */
     static const struct file_case cs[] = {
         {"file: commit barrier (EIO)", SNAP_FAULT_BARRIER, 1, -EIO, 1, 0, 0, 1},
         {"file: commit barrier (ENOSPC)", SNAP_FAULT_BARRIER, 1, -ENOSPC, 1, 0, 0, 1},
         {"file: record write", SNAP_FAULT_WRITE, 1, -EIO, 1, 0, 0, 0},
-        {"file: apply write", SNAP_FAULT_WRITE, 2, -EIO, 1, 0, 0, 1},
-        {"file: checkpoint data barrier", SNAP_FAULT_BARRIER, 1, -EIO, 3, 0, 1, 0},
-        {"file: checkpoint header write", SNAP_FAULT_WRITE, 1, -EIO, 3, 0, 1, 0},
-        {"file: checkpoint header barrier", SNAP_FAULT_BARRIER, 2, -EIO, 3, 0, 1, 0},
-        {"file: commit barrier after checkpoint", SNAP_FAULT_BARRIER, 3, -EIO, 3, 0, 1, 1},
+        {"file: mark write", SNAP_FAULT_WRITE, 2, -EIO, 1, 0, 0, 1},
+        {"file: apply write", SNAP_FAULT_WRITE, 3, -EIO, 1, 0, 0, 1},
+        {"file: checkpoint mark write", SNAP_FAULT_WRITE, 1, -EIO, 3, 0, 1, 0},
+        {"file: checkpoint mark barrier", SNAP_FAULT_BARRIER, 1, -EIO, 3, 0, 1, 0},
+        {"file: checkpoint apply write", SNAP_FAULT_WRITE, 2, -EIO, 3, 0, 1, 0},
+        {"file: checkpoint data barrier", SNAP_FAULT_BARRIER, 2, -EIO, 3, 0, 1, 0},
+        {"file: checkpoint header write", SNAP_FAULT_WRITE, 3, -EIO, 3, 0, 1, 0},
+        {"file: checkpoint header barrier", SNAP_FAULT_BARRIER, 3, -EIO, 3, 0, 1, 0},
+        {"file: commit barrier after checkpoint", SNAP_FAULT_BARRIER, 4, -EIO, 3, 0, 1, 1},
         {"file: log growth resize", SNAP_FAULT_RESIZE, 1, -EIO, 1, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)

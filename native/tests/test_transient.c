@@ -71,21 +71,6 @@ static void store(snap_region *r, uint64_t off, uint64_t len, uint8_t v)
     CHECK_RC(snap_track(r, b + off, len), 0);
 }
 
-static int file_holds(const char *path, uint64_t off, size_t len, uint8_t v)
-{
-    uint8_t *buf = malloc(len);
-    REQUIRE(buf);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    ssize_t got = pread(fd, buf, len, (off_t)off);
-    close(fd);
-    int ok = got == (ssize_t)len;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = buf[i] == v;
-    free(buf);
-    return ok;
-}
-
 /* Reopen path and compare the whole region with want. */
 static void check_reopen(const char *what, const char *path, const uint8_t *want, uint64_t size)
 {
@@ -137,9 +122,9 @@ static void test_collect(void)
     CHECK_RC(snap_msync(r), -ENOMEM); /* still no memory, and not SNAP_E_PANIC */
     snap_dirty_realloc = realloc;
     check_open(r);
-    CHECK(file_holds(path, 1024, 64, 0)); /* nothing of it written */
+    CHECK(test_committed_holds(path, 1024, 64, 0)); /* nothing of it written */
     CHECK_RC(snap_msync(r), 0);           /* memory is back: the marked lines commit */
-    CHECK(file_holds(path, 1024 + 128 * 199, 64, 0x22));
+    CHECK(test_committed_holds(path, 1024 + 128 * 199, 64, 0x22));
     CHECK_RC(snap_close(r), 0);
     check_reopen("collect", path, want, SIZE);
     free(path);
@@ -192,9 +177,9 @@ static void child_stage(const char *path)
     CHECK_RC(rc1, -ENOMEM);
     CHECK_RC(rc2, -ENOMEM); /* not SNAP_E_PANIC */
     check_open(r);
-    CHECK(file_holds(path, BIG / 2, 64, 0));
+    CHECK(test_committed_holds(path, BIG / 2, 64, 0));
     CHECK_RC(snap_msync(r), 0); /* memory is back */
-    CHECK(file_holds(path, BIG / 2, BIG, 0x32));
+    CHECK(test_committed_holds(path, BIG / 2, BIG, 0x32));
     CHECK_RC(snap_close(r), 0);
 }
 
@@ -259,10 +244,10 @@ static void space_case(const struct space_case *c, int idx)
     CHECK_RC(snap_msync(r), c->err); /* the fault stays armed: still failing, not SNAP_E_PANIC */
     snap_backend_inject_fault(r->be, SNAP_FAULT_NONE, 0, 0);
     check_open(r);
-    CHECK(file_holds(path, 8192, 64, 0));
+    CHECK(test_committed_holds(path, 8192, 64, 0));
     if (c->retry) {
         CHECK_RC(snap_msync(r), 0);
-        CHECK(file_holds(path, 8192, c->big ? 6144 : 1024, 0x42));
+        CHECK(test_committed_holds(path, 8192, c->big ? 6144 : 1024, 0x42));
         store(r, 64, 64, 0x43); /* and it goes on committing */
         CHECK_RC(snap_msync(r), 0);
         memcpy(after, snap_base(r), SIZE);

@@ -65,6 +65,15 @@ void test_rmdir(const char *dir);
 /* A whole file's bytes (malloc'd, one spare byte) and its length; the test stops if it cannot. */
 uint8_t *test_slurp(const char *path, size_t *len);
 
+/* The oracle for "durable when snap_msync() returned": what an open after a crash right now would
+ * find at [off, off + len) of the region whose data file is `path` (sidecar log): the data file's
+ * bytes (zero past its end) overlaid with the records of the log's chain, as recovery replays them.
+ * Reads only; the region may be open and committing (a checkpoint meanwhile makes it read again).
+ * The data file alone lags the last records (commit.c, step 6). 0, or the log's error. */
+int test_committed_read(const char *path, uint64_t off, void *buf, size_t len);
+/* Whether every byte of test_committed_read()'s [off, off + len) is v. */
+int test_committed_holds(const char *path, uint64_t off, size_t len, int v);
+
 /* Integer from the environment, or def. */
 long test_env_long(const char *name, long def);
 
