@@ -169,8 +169,11 @@ class ConcurrencyTest {
     /**
      * Durability at msync's return while other threads keep marking (native/tests/race_at_return.h
      * is the same race for the C markers). A checker stores a sequence number at offset 0, calls
-     * msync and, as soon as it returns, reads offset 0 from the data file through its own channel
-     * (the file back end applies a record before msync returns): it must hold that number. Noise
+     * msync and, as soon as it returns, reads offset 0 from the data file through its own channel:
+     * it must hold that number. The data file lags the last record (a record is applied once the
+     * next one is durable), so the checker first commits one more record, of a line nobody else
+     * stores to: a store the msync under test missed is committed by that one, and is not in the
+     * file yet. Noise
      * threads ({@link #RACE_NOISE}) store without pause into lines that share the checker's bitmap
      * words, one scope per region: its own line, its level-0 word (4 KiB), its level-1 word
      * (256 KiB), its level-2 word (16 MiB). After each collection they turn those words non-zero
@@ -230,8 +233,11 @@ class ConcurrencyTest {
             noise.forEach(Thread::start);
             ByteBuffer got = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             try {
+                long own = (32 << 20) - 64; // beyond every noise thread's lines
                 for (long seq = 1; seq <= msyncs; seq++) {
                     r.putLong(0, seq);
+                    r.msync();
+                    r.putLong(own, seq);
                     r.msync();
                     got.clear();
                     while (got.hasRemaining() && file.read(got, got.position()) > 0) {
