@@ -166,8 +166,20 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
         st[i] = slot_state(&slot[i], size);
     }
     if (st[0] && st[1]) {
-        if (all_zero(slot, sizeof slot))
-            return 1;
+        if (all_zero(slot, sizeof slot)) {
+            /* Creation writes the header last, into a log of zeros (recovery.c): marks or a
+             * record besides zero headers mean the headers were wiped, not never written. */
+            uint8_t rest[SNAP_LOG_MARK_SIZE * 2 + SNAP_REC_ALIGN];
+            rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_MARK_OFF, rest, SNAP_LOG_MARK_SIZE * 2);
+            if (!rc && size >= SNAP_LOG_AREA_OFF + SNAP_REC_ALIGN)
+                rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_AREA_OFF, rest + SNAP_LOG_MARK_SIZE * 2,
+                                  SNAP_REC_ALIGN);
+            else
+                memset(rest + SNAP_LOG_MARK_SIZE * 2, 0, SNAP_REC_ALIGN);
+            if (rc)
+                return rc;
+            return all_zero(rest, sizeof rest) ? 1 : SNAP_E_CORRUPT;
+        }
         /* Report the most specific reason: a version mismatch beats damage beats foreign data. */
         if (st[0] == SNAP_E_VERSION || st[1] == SNAP_E_VERSION)
             return SNAP_E_VERSION;
