@@ -112,11 +112,12 @@
  * with pwrite(2) rather than stores) puts the region in the panic state with that error although
  * the record committed: as after a crash during the call, the next open replays it.
  *
- * Damage. Records carry CRC-32C checksums. A damaged record followed by an intact later one is
- * reported (SNAP_E_CORRUPT, nothing changed). Damage to the last record cannot be told from a write
- * torn by a crash, and is recovered as one: on persistent memory the previous state (that msync is
- * lost); on the file back end, which applies a record to the data file at once, a mix of that
- * record and the previous state is possible. Detecting it is not done yet.
+ * Damage. Records carry CRC-32C checksums, and the log an apply mark: the last record that may
+ * have reached the data file. Damage to the log's headers, to any record but the last, or cutting
+ * the log short, is reported by the next open (SNAP_E_CORRUPT, nothing changed). Damage to the
+ * last record cannot be told from a write torn by a crash, and is recovered as one: the state
+ * before that msync (it is lost; never a mix, since that record is not in the data file yet).
+ * Damage to the data file itself is not detected: it carries no checksums.
  *
  * Thread-safety, in one place:
  *   - stores into a region and snap_track()/snap_hook_store() may run on any number of threads,
@@ -173,9 +174,11 @@ enum snap_error {
     SNAP_E_INVAL = SNAP_E_FIRST, /* bad argument: NULL pointer, zero size, unknown flag */
     SNAP_E_CLOSED,               /* the region was closed: use after close */
     SNAP_E_LOCKED,               /* another handle (this or another process) has the file open */
-    SNAP_E_CORRUPT,              /* the log is damaged beyond a torn tail: a committed record or both
-                                    log headers fail their checksum. Nothing was changed; inspect with
-                                    `snapshot verify` before deciding what to do */
+    SNAP_E_CORRUPT,              /* the log is damaged beyond a torn tail: a committed record other
+                                    than the last (or one the apply mark covers) or both log headers
+                                    fail their checksum, or the log is cut short ("Damage" above).
+                                    Nothing was changed; inspect with `snapshot verify` before
+                                    deciding what to do */
     SNAP_E_BADMAGIC,             /* the sidecar is not a Snapshot log */
     SNAP_E_VERSION,              /* the log was written by an incompatible version of the format */
     SNAP_E_SIZE,                 /* the size asked for differs from the region's committed size */
@@ -340,9 +343,11 @@ void snap_track_slow(const void *addr, size_t len);
  * state or this one, never a mix.
  * How: the dirty lines are gathered into one redo record, appended to the sidecar log, and made
  * durable with one barrier (pmem_drain or fdatasync) — the commit point; the record is then applied
- * to the data file (on persistent memory by the next msync or checkpoint, on files at once), whose
- * flush is deferred to the next checkpoint. An error of a deferred apply is returned by the msync or
- * the close that runs it. See native/src/commit.c.
+ * to the data file once a later record is durable (by the next msync on files, the one after on
+ * persistent memory, or the next checkpoint), whose flush is deferred to the next checkpoint. So
+ * while the region is open the data file lags the last record or two; the log holds them. An
+ * error of such an apply is returned by the msync or the close that runs it. See
+ * native/src/commit.c.
  *
  * Concurrent writers. Which stores an msync commits:
  *   - every store whose tracking returned before the call: the calling thread's own, and another

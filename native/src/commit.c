@@ -20,32 +20,49 @@
  *                and a later one commits the same stores once there is room. Without it the
  *                failure would come after the commit point, from step 6, where a store into a
  *                hole of D through a mapping dies of SIGBUS
- *             5. write the record to L at the end of the chain;  barrier(L)    <-- COMMIT POINT
- *             6. apply: write the record's runs to D (no barrier; made durable by the next
- *                checkpoint, and until then recoverable from L). A staged record is applied
- *                from the stage, at once (file back end; records over 64 KiB) or *deferred*
- *                (PM, the simulator): it stays in the stage (apply_pending) and is applied by
- *                the next msync before it stages its own record (so before that msync's
- *                barrier, which then covers both), or by a checkpoint before its barrier(D),
- *                whichever comes first. A streamed record is applied at once, read back from L.
+ *             5. write the record to L at the end of the chain, and the apply mark k-1 (below)
+ *                if record k-1 is pending;  barrier(L)                     <-- COMMIT POINT
+ *             6. apply: write a record's runs to D (no barrier; made durable by the next
+ *                checkpoint, and until then recoverable from L), from the stage buffer it was
+ *                committed from, once the mark covers it. A record k is *pending* from its
+ *                barrier until then. Files apply record k-1 right after step 5 of msync k, so D
+ *                lags one record; PM and the simulator apply it at the start of msync k+1,
+ *                before staging (so before that msync's barrier, which drains its stores). A
+ *                checkpoint applies every pending record before its barrier(D). A streamed
+ *                record (over stream_min) cannot wait in a buffer: its msync makes the mark k
+ *                durable with a barrier of its own and applies it at once, read back from L.
  *
- *   checkpoint: (grow L if the record needs a larger area;) apply a pending record; barrier(D);
+ *   apply mark: "records of this log up to epoch m may be in D; none after". Written to the
+ *               log's header page (redo_log.h), alternately to two slots, so a torn write leaves
+ *               the previous mark. It costs no barrier of its own: record k-1 is durable before
+ *               msync k writes its mark, so a crash may lose the mark but never makes it false.
+ *
+ *   checkpoint: (grow L if the record needs a larger area;) make the mark of the last pending
+ *               record durable (mark; barrier(L)) and apply the pending records; barrier(D);
  *               write the other header slot with base_epoch = next epoch, the committed data size
  *               and the area size; barrier(L). The log is now empty: the next record goes to area
  *               offset 0. Run when the log is full, at close, and at the end of recovery.
  *
  *   recovery (recovery.c): read the current header; walk the chain (records from area offset 0,
- *               epochs base_epoch, base_epoch+1, ... each valid by CRC); replay them all in order
- *               onto D; set D's size to the last record's size; barrier(D); checkpoint. An empty
- *               chain needs no header, unless a torn record of epoch base_epoch sits at area
- *               offset 0: then a header with base_epoch + 1; barrier(L) (invariant 9).
+ *               epochs base_epoch, base_epoch+1, ... each valid by CRC); if it ends below the
+ *               mark, or before a later record of this log, stop with SNAP_E_CORRUPT (invariant
+ *               4); else replay the chain in order onto D; set D's size to the last record's
+ *               size; barrier(D); checkpoint. An empty chain needs no header, unless a torn
+ *               record of epoch base_epoch sits at area offset 0: then a header with
+ *               base_epoch + 1; barrier(L) (invariant 9).
  *
- * Why defer: on PM the apply is non-temporal stores to random lines of D. Applied right after the
- * barrier, they made the msync's return wait for them (the next locked instruction drains them) and
- * for a page walk per line; deferred, they drain under the next commit's barrier, and pmem.c
- * prefetches their pages meanwhile (0.2 us of 0.7 for a one-line msync, measured on emulated PM).
- * On files the apply is a copy into the page cache, cheap next to fdatasync, and done at once so
- * that readers of the data file see every committed msync.
+ * Why the mark: a record whose bytes reached D and are then damaged in L (a bit flip) looks like
+ * a torn tail; replaying the shorter chain over D would set some of its lines back and open a mix
+ * of two states. With the mark, D never holds a record that recovery could take for torn: damage
+ * to any record but the last is reported, and damage to the last one (not in D yet) recovers the
+ * state before it. That last case cannot be told from a tear without a second barrier per msync.
+ *
+ * Why the later point on PM: there the apply is non-temporal stores to random lines of D. Applied
+ * right after the barrier, they made the msync's return wait for them (the next locked
+ * instruction drains them) and for a page walk per line; later, they drain under the next
+ * commit's barrier, and pmem.c prefetches their pages meanwhile (0.2 us of 0.7 for a one-line
+ * msync, measured on emulated PM). On files the apply is a copy into the page cache, cheap next to
+ * fdatasync.
  *
  * On persistent memory a write is pmem_memcpy_nodrain and a barrier pmem_drain; on files a write is
  * pwrite (log) or a store into a shared mapping (data) and a barrier fdatasync. In the common case
@@ -55,17 +72,19 @@
  *
  *   (1) A record is written only past the end of the chain, or at area offset 0 right after a
  *       checkpoint: a record of the current chain is never overwritten.
- *   (2) A byte reaches D only after the record carrying it is durable in L (apply follows the
- *       commit barrier, at once or deferred). So D holds, line by line, either the last
- *       checkpointed state or the bytes of a committed record; records reach D in epoch order (a
- *       pending record is applied before the next one is staged), so a line never goes back to
- *       older bytes.
+ *   (2) A byte reaches D only after the record carrying it is durable in L and so is a mark at or
+ *       above its epoch (step 6). So D holds, line by line, either the last checkpointed state or
+ *       the bytes of a committed record no later than the durable mark; records reach D in epoch
+ *       order (pending records are applied oldest first), so a line never goes back to older
+ *       bytes.
  *   (3) The header moves base_epoch forward (dropping records) only after barrier(D) has made every
  *       dropped record's apply durable: the checkpoint applies a pending record before barrier(D).
  *       (Recovery's header that only skips a torn record's epoch drops none: invariant 9.)
  *   (4) Record k+1 is written only after barrier(L) for record k returned. Hence at most one record
  *       — the last — can be torn, and a damaged record followed by a valid successor is corruption,
- *       not a crash (redo_log.c reports SNAP_E_CORRUPT and recovery changes nothing).
+ *       not a crash (redo_log.c reports SNAP_E_CORRUPT and recovery changes nothing). So is a
+ *       chain that ends below the durable mark m: record m was durable when its mark was written.
+ *       A chain ending at or above m replays over a D that holds no record after it (2).
  *   (5) The committed state is D's checkpointed state plus the chain replayed in epoch order.
  *       Replaying is idempotent (each record sets bytes to fixed values), so a crash during
  *       recovery is repaired by recovering again.
@@ -75,9 +94,9 @@
  *       pending record is applied from the stage, which nothing writes until it is applied).
  *   (7) D is never shorter than the size in the current header. Growth extends D at once; the new
  *       size commits with the next record; recovery cuts D back to the committed size.
- *   (8) After a failed write or barrier nothing more is written: the region is in PANIC. A deferred
- *       apply that fails fails the msync (or the close) that runs it; its record stays in L.
-*       A failed reservation (step 4b) or a failure before the commit point that is not the
+ *   (8) After a failed write or barrier nothing more is written: the region is in PANIC. A pending
+ *       record's apply that fails fails the msync (or the close) that runs it; its record stays
+ *       in L. A failed reservation (step 4b) or a failure before the commit point that is not the
  *       media's is not such a failure: no memory (the run list, the stage, membarrier's -ENOMEM,
  *       mapping the log on PM), membarrier denied, or no space (-ENOSPC, -EDQUOT) growing L or
  *       reserving room (step 4b) or writing the record in step 5. Then the lines go back to the
@@ -117,10 +136,10 @@
  *       A recovery after that crash is an ordinary one, above.
  *
  * Crash analysis. Crash before step 5's barrier returns: record k is absent or torn, so the chain
- * ends at k-1 and D holds only bytes of records <= k-1 (2): recovery yields state k-1, and no
- * later record can complete record k (9). Crash after: record k is valid; recovery replays it:
- * state k. Crash inside a checkpoint: before the header is durable, the old header's chain is
- * intact (1) and replayed; after, D was durable first (3).
+ * ends at k-1 and D holds only bytes of records <= k-1 (2), the mark at most k-1: recovery yields
+ * state k-1, and no later record can complete record k (9). Crash after: record k is valid;
+ * recovery replays it: state k. Crash inside a checkpoint: before the header is durable, the old
+ * header's chain is intact (1) and replayed; after, D was durable first (3).
  * Whether record k's apply had happened, partly or not at all, does not matter while k is in the
  * chain: replay rewrites every byte it carries (5).
  *

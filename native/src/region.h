@@ -119,7 +119,7 @@ int snap_checkpoint(struct snap_region *r);
 void snap_assert_region_state(const struct snap_region *r);
 
 /* Commit tuning (commit.c); the crash tests lower the first two to drive small records down the
- * streaming path, and set the third to run the apply both deferred and at once. */
+ * streaming path, and set the third to apply at both points (commit.c, step 6). */
 extern size_t snap_commit_stream_min;
 extern size_t snap_commit_piece;
 extern int snap_commit_defer_apply;

@@ -33,8 +33,8 @@
  * 7 when that is set, as scripts/test does per build), SNAPSHOT_SEED (first seed),
  * SNAPSHOT_EXHAUSTIVE_BITS (default 8), SNAPSHOT_RANDOM_SUBSETS (default 16),
  * SNAPSHOT_COMPOSED_CRASHES (crashes in a chain, default 2). When seed / 4 is odd
- * each record is applied at once, else the apply waits for the next commit
- * (snap_commit_defer_apply). Prints the number of composed crash states checked.
+ * a record is applied right after the barrier that makes its mark durable (files'), else one
+ * commit later (PM's; snap_commit_defer_apply). Prints the number of composed crash states checked.
  */
 #include <stdlib.h>
 #include <string.h>

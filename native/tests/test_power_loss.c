@@ -12,8 +12,9 @@
  * Environment: SNAPSHOT_SEEDS (workloads, default 12), SNAPSHOT_SEED (first seed),
  * SNAPSHOT_OPS (operations per workload, default 60), SNAPSHOT_EXHAUSTIVE_BITS (default 8),
  * SNAPSHOT_RANDOM_SUBSETS (default 24). Prints the number of crash states checked. Odd seeds use
- * the streaming commit path (see snap_commit_stream_min); seeds 2 and 3 modulo 4 apply each record
- * at once, the others defer the apply to the next commit (see snap_commit_defer_apply).
+ * the streaming commit path (see snap_commit_stream_min); seeds 2 and 3 modulo 4 apply a record
+ * right after the barrier that makes its mark durable (files'), the others one commit later (PM's;
+ * see snap_commit_defer_apply).
  */
 #include <stdlib.h>
 #include <string.h>
