@@ -78,16 +78,6 @@ static int run_cli(char **out, const char *a1, const char *a2, const char *a3)
         free(out_);                                                                                \
     } while (0)
 
-/* Does the file still hold exactly these bytes? */
-static int same_bytes(const char *path, const uint8_t *b, size_t len)
-{
-    size_t n;
-    uint8_t *now = test_slurp(path, &n);
-    int same = n == len && (len == 0 || memcmp(now, b, len) == 0);
-    free(now);
-    return same;
-}
-
 /* The bytes the writer's i-th msync commits. */
 static void pattern(uint8_t *base, int round, int i)
 {
@@ -196,8 +186,8 @@ int main(int argc, char **argv)
            "would replay 3 records (epochs 1..3), set data size to 8192");
     EXPECT(0, "verify", "--json", path, "\"ok\":true", "\"action\":\"replay\"", "\"records\":3",
            "\"data_size\":8192", "\"resize_from\":null");
-    CHECK(same_bytes(path, data0, dlen));
-    CHECK(same_bytes(log_path, log0, llen));
+    CHECK(test_file_equals(path, data0, dlen));
+    CHECK(test_file_equals(log_path, log0, llen));
     free(data0);
     free(log0);
     cases++;
@@ -211,7 +201,7 @@ int main(int argc, char **argv)
         close(fd);
     }
     EXPECT(0, "recover", path, NULL, "replayed 3 records (epochs 1..3)", "committed size 8192 bytes");
-    CHECK(same_bytes(path, expect, SIZE));
+    CHECK(test_file_equals(path, expect, SIZE));
     EXPECT(0, "inspect", path, "--json", "\"records\":0", "\"base_epoch\":4", "\"error\":null");
     EXPECT(0, "verify", path, NULL, "nothing to replay");
     EXPECT(0, "recover", path, "--json", "\"ok\":true", "\"replayed\":0",
@@ -283,8 +273,8 @@ int main(int argc, char **argv)
            "\"action\":\"fail\"");
     EXPECT(0, "inspect", path, "--json", "\"records\":0", "\"name\":\"SNAP_E_CORRUPT\"");
     EXPECT(1, "recover", path, NULL, "SNAP_E_CORRUPT", "snapshot verify");
-    CHECK(same_bytes(path, data0, dlen));
-    CHECK(same_bytes(log_path, log0, llen));
+    CHECK(test_file_equals(path, data0, dlen));
+    CHECK(test_file_equals(log_path, log0, llen));
     free(data0);
     free(log0);
     cases++;
@@ -303,7 +293,7 @@ int main(int argc, char **argv)
         EXPECT(1, "inspect", spath, NULL, "symbolic link");
         EXPECT(1, "verify", spath, "--json", "\"name\":\"SNAP_E_SYMLINK\"", "\"ok\":false");
         EXPECT(1, "recover", spath, NULL, "SNAP_E_SYMLINK");
-        CHECK(same_bytes(target, NULL, 0));
+        CHECK(test_file_equals(target, NULL, 0));
         free(spath);
         free(target);
         free(slog);
@@ -350,8 +340,8 @@ int main(int argc, char **argv)
                "\"verdict\":\"mismatch\"", "\"data_xattr\":\"present\"", "\"this_file\":false");
         EXPECT(0, "inspect", other, NULL, "binding", "xattr names log", "another file");
         EXPECT(1, "recover", other, NULL, "SNAP_E_MISMATCH");
-        CHECK(same_bytes(other, data0, dlen));
-        CHECK(same_bytes(other_log, log0, llen));
+        CHECK(test_file_equals(other, data0, dlen));
+        CHECK(test_file_equals(other_log, log0, llen));
         free(data0);
         free(log0);
         /* rebind: the log is bound to this data file; the next open replays its records. */
@@ -361,7 +351,7 @@ int main(int argc, char **argv)
                "\"log_found\":\"canonical\"");
         EXPECT(0, "rebind", other, "--json", "\"ok\":true", "\"action\":\"none\"");
         EXPECT(0, "recover", other, NULL, "replayed 3 records");
-        CHECK(same_bytes(other, exp_mine, SIZE)); /* what the user asked for: mine's records */
+        CHECK(test_file_equals(other, exp_mine, SIZE)); /* what the user asked for: mine's records */
         cases++;
 
         /* The log gone: the data file says it had one, which could hold committed records. */
@@ -374,7 +364,7 @@ int main(int argc, char **argv)
         EXPECT(0, "rebind", other, "--json", "\"ok\":true", "\"action\":\"unbound\"");
         EXPECT(0, "verify", other, NULL, "OK", "create a fresh log");
         EXPECT(0, "recover", other, NULL, "nothing to replay");
-        CHECK(same_bytes(other, exp_mine, SIZE));
+        CHECK(test_file_equals(other, exp_mine, SIZE));
         cases++;
 
         /* Through a symlink from another directory: the log beside the target, never the link. */

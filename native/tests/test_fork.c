@@ -90,15 +90,6 @@ static void check_child(const char *what, int st)
     }
 }
 
-static int same_file(const char *path, const uint8_t *b, size_t len)
-{
-    size_t n;
-    uint8_t *now = test_slurp(path, &n);
-    int same = n == len && memcmp(now, b, len) == 0;
-    free(now);
-    return same;
-}
-
 static void fill(snap_region *r, uint64_t off, uint64_t len, uint8_t v)
 {
     uint8_t *b = snap_base(r);
@@ -180,8 +171,8 @@ static void child_calls(void *arg)
     CHECK_RC(snap_msync(r), SNAP_E_CLOSED);
     CHECK(snap_base(r) == NULL);
     /* Nothing of the parent's files changed. */
-    CHECK(same_file(c->path, c->data, c->data_len));
-    CHECK(same_file(c->log, c->logb, c->log_len));
+    CHECK(test_file_equals(c->path, c->data, c->data_len));
+    CHECK(test_file_equals(c->log, c->logb, c->log_len));
 }
 
 /* The worker: opens, commits, forks the child above, keeps committing, reports its check count
@@ -198,8 +189,8 @@ static void worker_calls(const char *path, const char *log, int report)
     c.data = test_slurp(path, &c.data_len);
     c.logb = test_slurp(log, &c.log_len);
     check_child("child calls", in_child(child_calls, &c));
-    CHECK(same_file(path, c.data, c.data_len));
-    CHECK(same_file(log, c.logb, c.log_len));
+    CHECK(test_file_equals(path, c.data, c.data_len));
+    CHECK(test_file_equals(log, c.logb, c.log_len));
     free(c.data);
     free(c.logb);
     uint8_t *b = snap_base(r);

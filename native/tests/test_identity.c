@@ -99,15 +99,6 @@ static void new_file(const char *path, const uint8_t *b, size_t len)
     close(fd);
 }
 
-static int same_bytes(const char *path, const uint8_t *b, size_t len)
-{
-    size_t n;
-    uint8_t *now = test_slurp(path, &n);
-    int same = n == len && memcmp(now, b, len) == 0;
-    free(now);
-    return same;
-}
-
 static void mkdir_in(const char *name)
 {
     char *d = path_of(name);
@@ -251,7 +242,7 @@ static void refused(const char *path, int want, int line)
                 rc, snap_strerror(rc), want);
         test_failures++;
     }
-    if (!same_bytes(path, d, dlen) || (l && !same_bytes(lp, l, llen)) || (!l && exists(lp))) {
+    if (!test_file_equals(path, d, dlen) || (l && !test_file_equals(lp, l, llen)) || (!l && exists(lp))) {
         fprintf(stderr, "%s:%d: the refused open of %s [%s, %s] changed its files\n", __FILE__, line,
                 path, kind, xattr_mode ? "xattr" : "fallback");
         test_failures++;

@@ -184,16 +184,6 @@ static void restore(const char *path, const struct file_copy *c, const uint8_t *
     close(fd);
 }
 
-/* Do the file's bytes equal want[0..size)? */
-static int file_is(const char *path, const uint8_t *want, uint64_t size)
-{
-    size_t len;
-    uint8_t *b = test_slurp(path, &len);
-    int same = len == size && memcmp(b, want, size) == 0;
-    free(b);
-    return same;
-}
-
 /* ---- The chain, from the log as copied ----------------------------------------------------------- */
 
 struct chain {
@@ -422,7 +412,7 @@ static enum outcome open_and_classify(const struct medium *m, const struct workl
     snap_region *r;
     *rc = snap_open(trial, &o, &r);
     if (*rc) {
-        *unchanged = file_is(trial, dc->bytes, dc->size) && file_is(trial_log, log, lsize);
+        *unchanged = test_file_equals(trial, dc->bytes, dc->size) && test_file_equals(trial_log, log, lsize);
         return *rc == SNAP_E_CORRUPT ? CORRUPT : OTHER;
     }
     snap_stats st;

@@ -116,6 +116,15 @@ uint8_t *test_slurp(const char *path, size_t *len)
     return b;
 }
 
+int test_file_equals(const char *path, const void *want, size_t len)
+{
+    size_t n;
+    uint8_t *now = test_slurp(path, &n);
+    int same = n == len && (len == 0 || memcmp(now, want, len) == 0);
+    free(now);
+    return same;
+}
+
 struct overlay {
     uint8_t *buf;
     uint64_t off, len;

@@ -74,6 +74,9 @@ int test_committed_read(const char *path, uint64_t off, void *buf, size_t len);
 /* Whether every byte of test_committed_read()'s [off, off + len) is v. */
 int test_committed_holds(const char *path, uint64_t off, size_t len, int v);
 
+/* Whether the file holds exactly these len bytes. */
+int test_file_equals(const char *path, const void *want, size_t len);
+
 /* Integer from the environment, or def. */
 long test_env_long(const char *name, long def);
 
