@@ -251,7 +251,9 @@ int main(int argc, char **argv)
     uint64_t body = sizeof(struct snap_rec_header) + sizeof(struct snap_rec_run) + 5;
     flip_byte(log_path, rec[2] + body);
     EXPECT(0, "verify", path, NULL, "torn tail", "would replay 2 records (epochs 4..5)");
-    EXPECT(0, "inspect", path, "--json", "\"records\":2", "\"torn_tail\":true", "\"error\":null");
+    EXPECT(0, "inspect", path, "--json", "\"records\":2", "\"torn_tail\":true", "\"error\":null",
+           "\"apply_mark\":5");
+    EXPECT(0, "inspect", path, NULL, "apply mark  records up to epoch 5 may be in the data file");
     cases++;
 
     /* A damaged header in the middle of the chain hides its record, but not the later ones: that is
@@ -259,6 +261,14 @@ int main(int argc, char **argv)
     flip_byte(log_path, rec[1] + 8);
     EXPECT(1, "verify", path, NULL, "SNAP_E_CORRUPT", "epoch 5");
     flip_byte(log_path, rec[1] + 8); /* undone */
+    EXPECT(0, "verify", path, NULL, "would replay 2 records");
+    /* Damaged headers of the last two: no later record shows, but the apply mark says record 5
+     * may be in the data file, so replaying epoch 4 alone could open a mix. */
+    flip_byte(log_path, rec[1] + 8);
+    flip_byte(log_path, rec[2] + 8);
+    EXPECT(1, "verify", path, NULL, "SNAP_E_CORRUPT", "epoch 5", "the apply mark says");
+    flip_byte(log_path, rec[1] + 8);
+    flip_byte(log_path, rec[2] + 8);
     EXPECT(0, "verify", path, NULL, "would replay 2 records");
     cases++;
 

@@ -195,6 +195,7 @@ struct look {
     int walked;
     int walk_rc;
     struct snap_log_chain chain;
+    uint64_t mark;      /* the apply mark (0: none), once walked */
     int have_id;        /* id is filled (its dfd is closed by then) */
     struct snap_identity id;
     enum look_verdict verdict;
@@ -294,6 +295,8 @@ static int look_at(const char *path, struct look *L)
         enum snap_log_verdict v = snap_identity_judge(&L->id, &L->lh);
         L->walked = 1;
         L->walk_rc = snap_log_walk(be, &L->lh, NULL, NULL, &L->chain);
+        if (snap_log_mark_read(be, &L->lh, &L->mark) != 0)
+            L->mark = 0;
         if (v == SNAP_LOG_FOREIGN) {
             L->verdict = ID_MISMATCH;
             L->err = SNAP_E_MISMATCH; /* decided before anything else is looked at */
@@ -375,9 +378,9 @@ static void json_state(const struct look *L)
         const struct snap_log_chain *c = &L->chain;
         printf(",\"chain\":{\"records\":%" PRIu64 ",\"first_epoch\":%" PRIu64
                ",\"last_epoch\":%" PRIu64 ",\"end_offset\":%" PRIu64 ",\"payload_bytes\":%" PRIu64
-               ",\"torn_tail\":%s}",
+               ",\"torn_tail\":%s,\"apply_mark\":%" PRIu64 "}",
                c->records, c->first_epoch, c->last_epoch, c->end_off, c->payload,
-               json_bool(c->torn_tail));
+               json_bool(c->torn_tail), L->mark);
     } else {
         fputs(",\"chain\":null", stdout);
     }
@@ -424,8 +427,10 @@ static void print_error(const struct look *L)
     printf("error       %s: %s\n", err_name(L->err), snap_strerror(L->err));
     if (L->err == SNAP_E_CORRUPT && L->walked && L->walk_rc == SNAP_E_CORRUPT)
         printf("            the chain stops at log offset %" PRIu64 " (record epoch %" PRIu64
-               " missing or damaged), yet a later record of this log exists: a committed record "
-               "was damaged\n", (uint64_t)SNAP_LOG_AREA_OFF + L->chain.end_off, stop_epoch(L));
+               " missing or damaged), yet %s: a committed record was damaged\n",
+               (uint64_t)SNAP_LOG_AREA_OFF + L->chain.end_off, stop_epoch(L),
+               L->mark >= stop_epoch(L) ? "the apply mark says the data file may hold it"
+                                        : "a later record of this log exists");
     else if (L->err == SNAP_E_TRUNCATED)
         printf("            the data file has %" PRIu64 " bytes; the log committed %" PRIu64 "\n",
                L->data_bytes, L->lh.data_size);
@@ -522,6 +527,8 @@ static void print_state(const struct look *L)
                    c->torn_tail ? "yes" : "no");
         else
             printf("chain       0 records, torn tail: %s\n", c->torn_tail ? "yes" : "no");
+        if (L->mark >= h->base_epoch)
+            printf("apply mark  records up to epoch %" PRIu64 " may be in the data file\n", L->mark);
         break;
     }
     }
