@@ -15,6 +15,7 @@
 #include "redo_log.h"
 #include "sim.h"
 #include "snapshot.h"
+#include "testkit.h"
 
 /* Committed sizes above this are legal, but the simulator would allocate them: not explored. */
 #define MAX_REGION (1u << 20)
@@ -322,10 +323,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
     if (hrc == 0 && want == 0)
         model_resize(&m, size);
 
-    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS, .backend = SNAP_BACKEND_SIM, .sim = sim,
-                      .log_capacity = 4096, .size = give_size ? im.dsize : 0};
+    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS, .log_capacity = 4096,
+                      .size = give_size ? im.dsize : 0};
     snap_region *r;
-    int rc = snap_open("f", &o, &r);
+    int rc = snap_open_sim("f", &o, sim, &r);
     if (rc != want)
         fprintf(stderr, "snap_open: %d (%s), expected %d (%s)\n", rc, snap_strerror(rc), want,
                 snap_strerror(want));

@@ -14,6 +14,7 @@
 #include "redo_log.h"
 #include "sim.h"
 #include "snapshot.h"
+#include "testkit.h"
 
 static const char *out_dir;
 static int seeds;
@@ -99,10 +100,10 @@ static void emit(struct snap_sim *sim, unsigned flags, int torn, const char *nam
 /* A region in a fresh simulator: size bytes, a 4 KiB log area. */
 static snap_region *open_region(struct snap_sim *sim, uint64_t size)
 {
-    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .backend = SNAP_BACKEND_SIM,
-                      .size = size, .log_capacity = 4096, .sim = sim};
+    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .size = size,
+                      .log_capacity = 4096};
     snap_region *r;
-    int rc = snap_open("f", &o, &r);
+    int rc = snap_open_sim("f", &o, sim, &r);
     if (rc)
         die("snap_open", rc);
     return r;

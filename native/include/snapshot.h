@@ -215,9 +215,8 @@ const char *snap_strerror(int err);
 enum snap_backend_kind {
     SNAP_BACKEND_AUTO = 0, /* PMEM if libpmem says the mapped file is persistent memory, else FILE */
     SNAP_BACKEND_FILE,     /* ordinary file: pwrite to the log, fdatasync as the barrier */
-    SNAP_BACKEND_PMEM,     /* byte-addressable media through libpmem: non-temporal copies, drain.
+    SNAP_BACKEND_PMEM      /* byte-addressable media through libpmem: non-temporal copies, drain.
                               Emulated PM: a file on /dev/shm with PMEM_IS_PMEM_FORCE=1 */
-    SNAP_BACKEND_SIM       /* power-loss simulator, for tests (see native/src/backend/sim.h) */
 };
 
 /* Flags for snap_options.flags. */
@@ -261,7 +260,6 @@ typedef struct snap_options {
                                   more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
                                   data file's read/write permissions (see "Files") */
-    void *sim;                 /* SNAP_BACKEND_SIM only: a struct snap_sim * */
 } snap_options;
 
 typedef struct snap_region snap_region;
@@ -423,7 +421,7 @@ typedef struct snap_stats {
  * few commits apart from each other). */
 int snap_stats_get(const snap_region *r, snap_stats *out);
 
-/* Name of a back end ("file", "pmem", "sim", "auto"). */
+/* Name of a back end ("file", "pmem", "auto"). */
 const char *snap_backend_name(enum snap_backend_kind b);
 
 #ifdef __cplusplus

@@ -208,6 +208,7 @@
 
 #include "crc32c.h"
 #include "region.h"
+#include "testkit.h"
 
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
 static int membarrier_cmd; /* 0: unusable (see "Racing stores") */
@@ -481,10 +482,9 @@ int snap_checkpoint(struct snap_region *r)
 
 /* Records up to this size are staged whole and written with one write; larger ones are streamed to
  * the log piece by piece (copy, CRC and write while the piece is in cache) and applied back from the
- * log, so a large commit makes two passes over memory instead of four. Variables, not constants,
- * so the crash tests can drive small records down the streaming path. */
-size_t snap_commit_stream_min = 8u << 20;
-size_t snap_commit_piece = 256u << 10;
+ * log, so a large commit makes two passes over memory instead of four. The sizes,
+ * snap_commit_stream_min and snap_commit_piece, are test-kit knobs (testkit.h), so that the crash
+ * tests can drive small records down the streaming path. */
 
 /* Where step 6 applies a record k, once the mark k is durable (written with record k+1): -1 by
  * back end, 0 right after record k+1's barrier, 1 before record k+2's barrier (the crash tests
@@ -492,8 +492,8 @@ size_t snap_commit_piece = 256u << 10;
  * non-temporal stores would otherwise make the msync's return wait for them (the next locked
  * instruction drains them): they drain under the next barrier instead. The simulator stands for
  * PM. On files the apply is a copy into the page cache, cheap next to fdatasync, and the earlier
- * point keeps the data file one msync behind, not two. */
-int snap_commit_defer_apply = -1;
+ * point keeps the data file one msync behind, not two. snap_commit_defer_apply (testkit.h): -1 in
+ * release. */
 
 static int defer_apply(const struct snap_region *r)
 {

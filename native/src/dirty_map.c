@@ -5,6 +5,7 @@
 #endif
 #include "dirty_map.h"
 #include "hugepage.h"
+#include "testkit.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -12,9 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-/* Test seam: collect grows the caller's array through this pointer, so a test can make it fail. */
-void *(*snap_dirty_realloc)(void *, size_t) = realloc;
 
 int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
 {

@@ -4,6 +4,7 @@
 #endif
 #include "create.h"
 #include "identity.h"
+#include "testkit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,8 +19,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-int snap_identity_no_xattr;
 
 /* ---- The data file ---------------------------------------------------------------------------- */
 

@@ -115,9 +115,6 @@ struct snap_identity {
     uint64_t size;                 /* the data file's size at init */
 };
 
-/* Tests: behave as on a file system without user xattrs (the INODE fallback). */
-extern int snap_identity_no_xattr;
-
 /* Look at the data file open at dfd (opened through `path`): its inode, the name its log goes
  * beside, and its xattr.
  * 0, -errno (-ENOENT if it was deleted meanwhile), -ENOMEM. */

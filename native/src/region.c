@@ -19,6 +19,7 @@
 #include "create.h"
 #include "identity.h"
 #include "region.h"
+#include "testkit.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack the name */
@@ -267,19 +268,19 @@ static void drop_identity(struct snap_backend *be)
  * file's identity (identity.h) attached for recovery. *created: what this call created
  * (SNAP_CREATED_DATA, SNAP_CREATED_LOG); on failure both are removed again (a log that was there
  * before, another life's, stays). Called with fork_mu held ("Processes"): the caller lists
- * *lock_fd before it lets go. */
-static int open_backend(const char *path, const snap_options *o, struct snap_backend **be,
-                        int *lock_fd, int *created_out)
+ * *lock_fd before it lets go. With `sim` (test kit only: snap_open_sim()), the simulator's files
+ * instead. */
+static int open_backend(const char *path, const snap_options *o, struct snap_sim *sim,
+                        struct snap_backend **be, int *lock_fd, int *created_out)
 {
     *be = NULL;
     *lock_fd = -1;
     int data_created = 0;
     *created_out = 0;
-    if (o->backend == SNAP_BACKEND_SIM) {
-        if (!o->sim)
-            return SNAP_E_INVAL;
-        return snap_backend_sim_open(o->sim, path, !!(o->flags & SNAP_CREATE), be);
-    }
+#ifdef SNAPSHOT_TESTKIT
+    if (sim)
+        return snap_backend_sim_open(sim, path, !!(o->flags & SNAP_CREATE), be);
+#endif
     int dfd = snap_data_open(path, o, &data_created); /* whole, or not there: create.c */
     if (dfd < 0)
         return dfd == -EISDIR ? SNAP_E_NOTFILE : dfd;
@@ -396,8 +397,6 @@ static int prepare(struct snap_backend *be, const snap_options *o, struct snap_r
 
 /* ---- Populating (SNAP_POPULATE) --------------------------------------------------------------- */
 
-int snap_populate_touch_only;
-
 /* Fault [addr, addr+len) of the DRAM copy in for writing, so that no first store to a page faults.
  * The caller runs it before the range is inside the region's published size: no other thread
  * stores there yet, so the fallback may write a byte's own value back. Those are the library's own
@@ -458,7 +457,7 @@ static const snap_options default_options;
 static int check_options(const snap_options *o)
 {
     if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE) ||
-        (unsigned)o->backend > SNAP_BACKEND_SIM)
+        (unsigned)o->backend > SNAP_BACKEND_PMEM)
         return SNAP_E_INVAL;
     if (o->size > (uint64_t)INT64_MAX || o->max_size > (uint64_t)INT64_MAX || /* no file is */
         o->log_capacity > SNAP_LOG_MAX_CAPACITY)
@@ -481,7 +480,7 @@ int snap_recover(const char *path, const snap_options *opts)
     if (rc)
         return rc;
     pthread_mutex_lock(&fork_mu);
-    rc = open_backend(path, o, &be, &lock_fd, &created);
+    rc = open_backend(path, o, NULL, &be, &lock_fd, &created);
     if (!rc)
         lock_list_add(&link);
     pthread_mutex_unlock(&fork_mu);
@@ -497,7 +496,8 @@ int snap_recover(const char *path, const snap_options *opts)
     return rc;
 }
 
-int snap_open(const char *path, const snap_options *opts, snap_region **out)
+static int open_region(const char *path, const snap_options *opts, struct snap_sim *sim,
+                       snap_region **out)
 {
     if (!out)
         return SNAP_E_INVAL;
@@ -526,7 +526,7 @@ int snap_open(const char *path, const snap_options *opts, snap_region **out)
     struct snap_recovery rec;
     int fresh = 0, created = 0;
     pthread_mutex_lock(&fork_mu);
-    rc = open_backend(path, o, &r->be, &r->lock_fd, &created);
+    rc = open_backend(path, o, sim, &r->be, &r->lock_fd, &created);
     if (!rc)
         lock_list_add(&r->lock_link);
     pthread_mutex_unlock(&fork_mu);
@@ -576,6 +576,24 @@ fail_files:
     free(r);
     return rc;
 }
+
+int snap_open(const char *path, const snap_options *opts, snap_region **out)
+{
+    return open_region(path, opts, NULL, out);
+}
+
+#ifdef SNAPSHOT_TESTKIT
+int snap_open_sim(const char *path, const snap_options *opts, struct snap_sim *sim,
+                  snap_region **out)
+{
+    if (!sim) {
+        if (out)
+            *out = NULL;
+        return SNAP_E_INVAL;
+    }
+    return open_region(path, opts, sim, out);
+}
+#endif
 
 void snap_region_free_memory(struct snap_region *r)
 {

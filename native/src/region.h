@@ -118,15 +118,6 @@ int snap_checkpoint(struct snap_region *r);
 /* Debug builds: assert the invariants of commit.c that can be checked from the handle. */
 void snap_assert_region_state(const struct snap_region *r);
 
-/* Commit tuning (commit.c); the crash tests lower the first two to drive small records down the
- * streaming path, and set the third to apply at both points (commit.c, step 6). */
-extern size_t snap_commit_stream_min;
-extern size_t snap_commit_piece;
-extern int snap_commit_defer_apply;
-
-/* region.c: SNAP_POPULATE without madvise, touching each page as on a kernel before 5.14 (tests). */
-extern int snap_populate_touch_only;
-
 /* recovery.c */
 struct snap_recovery {
     struct snap_log_header log; /* header after recovery */

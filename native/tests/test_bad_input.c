@@ -29,6 +29,7 @@
 
 #include "crc32c.h"
 #include "redo_log.h"
+#include "testkit.h"
 #include "test_util.h"
 
 #define SIZE (64u << 10)
@@ -765,8 +766,10 @@ static void test_closed_and_null(void)
     bad.backend = (enum snap_backend_kind)17;
     CHECK_RC(snap_open(path, &bad, &r), SNAP_E_INVAL);
     bad = o;
-    bad.backend = SNAP_BACKEND_SIM; /* without a simulator */
+    bad.backend = (enum snap_backend_kind)(SNAP_BACKEND_PMEM + 1); /* the test kit's simulator */
     CHECK_RC(snap_open(path, &bad, &r), SNAP_E_INVAL);
+    CHECK_RC(snap_open_sim(path, &o, NULL, &r), SNAP_E_INVAL);
+    CHECK(r == NULL);
     REQUIRE_OK(snap_open(path, &o, &r));
     CHECK_RC(snap_stats_get(r, NULL), SNAP_E_INVAL);
     CHECK_RC(snap_close(r), 0);

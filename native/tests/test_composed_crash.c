@@ -43,6 +43,7 @@
 #include "redo_log.h"
 #include "region.h"
 #include "sim.h"
+#include "testkit.h"
 #include "crash_state.h"
 #include "test_util.h"
 
@@ -213,18 +214,18 @@ struct harness {
     uint64_t composed, matched_acked, matched_inflight, failed, replayed_attempt, deeper;
 };
 
-static void open_options(snap_options *o, struct snap_sim *sim)
+/* Open the region on a crash image (recovery runs). */
+static int open_image(struct snap_sim *img, snap_region **r)
 {
-    *o = (snap_options){.backend = SNAP_BACKEND_SIM, .sim = sim, .flags = SNAP_NO_CONCURRENT_WRITERS};
+    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS};
+    return snap_open_sim(DATA, &o, img, r);
 }
 
 /* Recover a crash image; return 0 and fill *out with its state, or the error. */
 static int recover_image(struct snap_sim *img, struct state *out)
 {
-    snap_options o;
-    open_options(&o, img);
     snap_region *r;
-    int rc = snap_open(DATA, &o, &r);
+    int rc = open_image(img, &r);
     if (rc)
         return rc;
     state_set(out, snap_base(r), snap_size(r));
@@ -366,10 +367,8 @@ static void second_phase(struct harness *h, struct snap_sim *img, const struct s
     struct nest n = {h, expect, crash};
     if (crash_recovery)
         snap_sim_on_barrier(img, on_recovery_barrier, &n);
-    snap_options o;
-    open_options(&o, img);
     snap_region *r;
-    int rc = snap_open(DATA, &o, &r);
+    int rc = open_image(img, &r);
     snap_sim_on_barrier(img, NULL, NULL);
     if (rc || !state_equals(expect, snap_base(r), snap_size(r))) {
         fprintf(stderr, "seed %llu: recovering crash %u (first crash subset 0x%llx%s) gave rc %d, "
@@ -463,20 +462,18 @@ static void run_workload(struct harness *h, uint64_t seed)
     REQUIRE(sim);
     snap_options o = {
         .flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS,
-        .backend = SNAP_BACKEND_SIM,
-        .sim = sim,
         .size = pl.size,
         .max_size = pl.size,
         .log_capacity = 4096,
     };
     snap_region *r;
-    REQUIRE_OK(snap_open(DATA, &o, &r));
+    REQUIRE_OK(snap_open_sim(DATA, &o, sim, &r));
     struct second start = {.h = h};
     msync_step(&start, r, &pl.init, "start");
     REQUIRE_OK(snap_close(r)); /* a checkpoint: the attempt goes to an empty log */
     o.flags = SNAP_NO_CONCURRENT_WRITERS;
     o.size = 0;
-    REQUIRE_OK(snap_open(DATA, &o, &r));
+    REQUIRE_OK(snap_open_sim(DATA, &o, sim, &r));
     if (pl.has_pre)
         msync_step(&start, r, &pl.pre, "pre");
     state_set(&h->before, snap_base(r), snap_size(r));

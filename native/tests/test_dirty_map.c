@@ -11,8 +11,8 @@
 
 #include "dirty_map.h"
 #include "test_util.h"
+#include "testkit.h"
 
-extern void *(*snap_dirty_realloc)(void *, size_t); /* test seam in dirty_map.c */
 
 /* Runs must be ascending, non-empty and coalesced (never adjacent). */
 static int runs_well_formed(const struct snap_line_run *r, long n, uint64_t nlines)

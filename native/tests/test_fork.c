@@ -38,8 +38,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "region.h" /* snap_commit_defer_apply */
 #include "test_util.h"
+#include "testkit.h"
 
 #define SIZE (64u << 10)
 

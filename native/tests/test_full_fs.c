@@ -32,9 +32,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h" /* snap_file_apply_pwrite */
+#include "backend.h"
 #include "scratch_fs.h"
 #include "test_util.h"
+#include "testkit.h"
 
 #define SIZE (1u << 20)
 #define PAGE 4096u

@@ -13,8 +13,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "region.h"
 #include "test_util.h"
+#include "testkit.h"
 
 #define PAGES 1024 /* 4 MiB: far more pages than the few faults the bitmap and the test take */
 

@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "region.h"
 #include "sim.h"
+#include "testkit.h"
 #include "crash_state.h"
 #include "test_util.h"
 
@@ -42,9 +43,9 @@ static const char *DATA = "region";
 /* Recover a crash image; return 0 and fill *out with its state, or the error. */
 static int recover_image(struct snap_sim *img, struct state *out)
 {
-    snap_options o = {.backend = SNAP_BACKEND_SIM, .sim = img, .flags = SNAP_NO_CONCURRENT_WRITERS};
+    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS};
     snap_region *r;
-    int rc = snap_open(DATA, &o, &r);
+    int rc = snap_open_sim(DATA, &o, img, &r);
     if (rc)
         return rc;
     state_set(out, snap_base(r), snap_size(r));
@@ -163,14 +164,12 @@ static void run_workload(struct harness *h, uint64_t seed, long ops)
     uint64_t size = 64 * (1 + test_rng_below(&h->rng, 64)) + test_rng_below(&h->rng, 64);
     snap_options o = {
         .flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS,
-        .backend = SNAP_BACKEND_SIM,
-        .sim = sim,
         .size = size,
         .max_size = MAX_SIZE,
         .log_capacity = 4096,
     };
     snap_region *r;
-    REQUIRE_OK(snap_open(DATA, &o, &r));
+    REQUIRE_OK(snap_open_sim(DATA, &o, sim, &r));
     uint8_t *base = snap_base(r);
     state_set(&h->committed, base, size);
     h->inflight.size = 0;

@@ -32,6 +32,7 @@
 #include "backend.h"
 #include "region.h"
 #include "sim.h"
+#include "testkit.h"
 #include "test_util.h"
 
 #define SIZE (16u << 10)
@@ -92,9 +93,9 @@ static void note_barrier(struct snap_sim *sim, const char *file, void *arg)
 
 static int recover_sim(struct snap_sim *img, uint8_t *out)
 {
-    snap_options o = {.backend = SNAP_BACKEND_SIM, .sim = img, .flags = SNAP_NO_CONCURRENT_WRITERS};
+    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS};
     snap_region *r;
-    int rc = snap_open(DATA, &o, &r);
+    int rc = snap_open_sim(DATA, &o, img, &r);
     if (rc)
         return rc;
     if (snap_size(r) != SIZE)
@@ -154,10 +155,10 @@ static void sim_case(const struct sim_case *c)
     REQUIRE(sim);
     struct barrier_log bl = {0};
     snap_sim_on_barrier(sim, note_barrier, &bl);
-    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .backend = SNAP_BACKEND_SIM,
-                      .sim = sim, .size = SIZE, .log_capacity = 4096};
+    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .size = SIZE,
+                      .log_capacity = 4096};
     snap_region *r;
-    REQUIRE_OK(snap_open(DATA, &o, &r));
+    REQUIRE_OK(snap_open_sim(DATA, &o, sim, &r));
     uint8_t *b = snap_base(r);
     static uint8_t state[MAX_EPOCHS + 1][SIZE];
     memcpy(state[0], b, SIZE);
@@ -223,10 +224,10 @@ static void test_deferred_apply_fails(int at_close)
 {
     struct snap_sim *sim = snap_sim_new();
     REQUIRE(sim);
-    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .backend = SNAP_BACKEND_SIM,
-                      .sim = sim, .size = SIZE, .log_capacity = 4096};
+    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .size = SIZE,
+                      .log_capacity = 4096};
     snap_region *r;
-    REQUIRE_OK(snap_open(DATA, &o, &r));
+    REQUIRE_OK(snap_open_sim(DATA, &o, sim, &r));
     uint8_t *b = snap_base(r);
     uint8_t one[SIZE], got[SIZE];
     epoch_write(b, 1, 0, r);

@@ -37,6 +37,7 @@
 #include "backend.h"
 #include "region.h"
 #include "sim.h"
+#include "testkit.h"
 #include "test_util.h"
 
 /* The stage case needs a failed allocation to return NULL under the sanitizers too. */
@@ -50,8 +51,6 @@ const char *__tsan_default_options(void)
 {
     return "allocator_may_return_null=1";
 }
-
-extern void *(*snap_dirty_realloc)(void *, size_t); /* test seam in dirty_map.c */
 
 #define SIZE (64u << 10)
 
@@ -296,9 +295,9 @@ static void test_media(void)
 
 static int recover_sim(struct snap_sim *img, uint8_t *out)
 {
-    snap_options o = {.backend = SNAP_BACKEND_SIM, .sim = img, .flags = SNAP_NO_CONCURRENT_WRITERS};
+    snap_options o = {.flags = SNAP_NO_CONCURRENT_WRITERS};
     snap_region *r;
-    int rc = snap_open("region", &o, &r);
+    int rc = snap_open_sim("region", &o, img, &r);
     if (rc)
         return rc;
     if (snap_size(r) != SIM_SIZE)
@@ -315,10 +314,10 @@ static void sim_retry(const char *name, uint64_t fail_at, int same)
 {
     struct snap_sim *sim = snap_sim_new();
     REQUIRE(sim);
-    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .backend = SNAP_BACKEND_SIM,
-                      .sim = sim, .size = SIM_SIZE, .log_capacity = 64u << 10};
+    snap_options o = {.flags = SNAP_CREATE | SNAP_NO_CONCURRENT_WRITERS, .size = SIM_SIZE,
+                      .log_capacity = 64u << 10};
     snap_region *r;
-    REQUIRE_OK(snap_open("region", &o, &r));
+    REQUIRE_OK(snap_open_sim("region", &o, sim, &r));
     static uint8_t s1[SIM_SIZE], sb[SIM_SIZE], got[SIM_SIZE];
     store(r, 0, 512, 0x11);
     REQUIRE_OK(snap_msync(r));

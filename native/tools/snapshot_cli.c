@@ -18,6 +18,7 @@
 #include "identity.h"
 #include "redo_log.h"
 #include "snapshot.h"
+#include "testkit.h"
 
 static const char usage_text[] =
     "usage: snapshot COMMAND PATH [--json]\n"
@@ -908,9 +909,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    /* Tests: behave as on a file system without user xattrs, as the library under test does. */
+#ifdef SNAPSHOT_TESTKIT
+    /* The test kit's build of the CLI (native/tests): behave as on a file system without user
+     * xattrs, as the library under test does. */
     const char *no_xattr = getenv("SNAPSHOT_TEST_NO_XATTR");
     snap_identity_no_xattr = no_xattr && *no_xattr && strcmp(no_xattr, "0") != 0;
+#endif
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_text, stdout);
         return 0;

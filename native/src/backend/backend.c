@@ -1,4 +1,4 @@
-/* backend.c — what every back end shares: fault injection, and the file helpers of file.c/pmem.c. */
+/* backend.c — what the back ends over real files share: the helpers of file.c and pmem.c. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,32 +11,6 @@
 #include "backend.h"
 #include "hugepage.h"
 #include "space.h"
-
-void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, int err)
-{
-    if (!b)
-        return;
-    if (op == SNAP_FAULT_NONE || after == 0) {
-        b->fail_op = SNAP_FAULT_NONE;
-        b->fail_after = 0;
-        b->fail_err = 0;
-        return;
-    }
-    b->fail_op = op;
-    b->fail_after = after;
-    b->fail_err = err ? err : -EIO; /* a "failure" of 0 would read as success */
-}
-
-int snap_backend_fault_check(struct snap_backend *b, int op)
-{
-    if (__builtin_expect(b->fail_op == SNAP_FAULT_NONE, 1) || b->fail_op != op)
-        return 0;
-    if (b->fail_after > 1) {
-        b->fail_after--;
-        return 0;
-    }
-    return b->fail_err; /* fail_after stays 1: every later call fails too */
-}
 
 /* Put the arena's reservation back over [addr, addr+len) after a failed MAP_FIXED, which may already
  * have removed the old mapping, so that no later mmap lands inside the arena. Best effort: the

@@ -61,17 +61,23 @@ struct snap_backend {
      * files, for the time of recovery; NULL for the simulator (no file identities: the log is the
      * data file's by construction) and for read-only looks. Not owned by the back end. */
     struct snap_identity *identity;
-    /* Fault injection for tests (see snap_backend_inject_fault()). fail_after counts down the
-     * calls of kind fail_op still to succeed, plus one: it stays at 1 once the failing call is
-     * reached. fail_op SNAP_FAULT_NONE = off. */
+#ifdef SNAPSHOT_TESTKIT
+    /* Fault injection (see snap_backend_inject_fault()). fail_after counts down the calls of kind
+     * fail_op still to succeed, plus one: it stays at 1 once the failing call is reached. fail_op
+     * SNAP_FAULT_NONE = off. */
     int fail_op;       /* one of SNAP_FAULT_* */
     int fail_err;
     uint64_t fail_after;
+#endif
 };
+
+/* The power-loss simulator's kind (sim.h): a back end of the test kit only, not in snapshot.h. */
+#define SNAP_BACKEND_SIM ((enum snap_backend_kind)(SNAP_BACKEND_PMEM + 1))
 
 enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE };
 
-/* Arm fault injection on b (tests only; not thread-safe with calls on b). Counting the calls of
+#ifdef SNAPSHOT_TESTKIT
+/* Arm fault injection on b (test kit only; not thread-safe with calls on b). Counting the calls of
  * kind `op` made through the snap_be_* wrappers from now on, starting at 1, the after-th one and
  * every later one return `err` (-EIO if err is 0) without reaching the back end, so a failed flush
  * stays failed. Calls of other kinds are neither counted nor failed. after == 0 or
@@ -81,6 +87,13 @@ void snap_backend_inject_fault(struct snap_backend *b, int op, uint64_t after, i
 
 /* Called by the wrappers before a call of kind `op`: 0, or the injected error for this call. */
 int snap_backend_fault_check(struct snap_backend *b, int op);
+#else
+/* Release objects: no fault injection, and the wrappers' checks fold away. */
+static inline int snap_backend_fault_check(struct snap_backend *b, int op)
+{
+    return 0;
+}
+#endif
 
 static inline int snap_be_size(struct snap_backend *b, int f, uint64_t *out)
 {
@@ -172,9 +185,8 @@ int snap_backend_fd_next_data(int fd, uint64_t off, uint64_t size, uint64_t *out
  * allocates blocks of either file (space.h). Takes ownership of both fds (closes them in close(),
  * and on failure). */
 int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
-/* How file_open's back ends apply to the data file: -1 by file system (the default), 0 stores
- * through the mapping, 1 pwrite. Tests set it to run both ways. */
-extern int snap_file_apply_pwrite;
+/* How file_open's back ends apply to the data file: by file system (space.h), or as the test-kit
+ * knob snap_file_apply_pwrite says (testkit.h). */
 
 /* Persistent memory through libpmem: both files mapped with pmem_map_file(), writes are
  * pmem_memcpy_nodrain(), the barrier pmem_drain(). Fails with SNAP_E_UNSUPPORTED if libpmem does not
@@ -187,12 +199,14 @@ int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct sna
  * -errno if the file cannot be examined. An empty file is probed with a one-page mapping. */
 int snap_backend_pmem_detect(int data_fd);
 
-/* Power-loss simulator (sim.h): the files named `path` and `path`.snaplog inside `sim`. A missing
- * data file is created empty if `create`, else -ENOENT; a missing log is always created empty (size
- * 0 = "no log yet"). The back end refers to `sim`, which must outlive it. */
+#ifdef SNAPSHOT_TESTKIT
+/* Power-loss simulator (sim.h, test kit only): the files named `path` and `path`.snaplog inside
+ * `sim`. A missing data file is created empty if `create`, else -ENOENT; a missing log is always
+ * created empty (size 0 = "no log yet"). The back end refers to `sim`, which must outlive it. */
 struct snap_sim;
 int snap_backend_sim_open(struct snap_sim *sim, const char *path, int create,
                           struct snap_backend **out);
+#endif
 
 int snap_backend_readonly_open(int data_fd, int log_fd, struct snap_backend **out);
 

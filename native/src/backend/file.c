@@ -13,8 +13,7 @@
 
 #include "backend.h"
 #include "space.h"
-
-int snap_file_apply_pwrite = -1;
+#include "testkit.h"
 
 struct file_backend {
     struct snap_backend base;
