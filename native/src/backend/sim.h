@@ -12,7 +12,8 @@
  * from inside the i-th callback. Crashes between barriers are covered: anything written since the
  * last barrier is pending, so those states are subsets at the next barrier.
  *
- * Not thread-safe: one region (one thread doing msync) per simulator. Test support only.
+ * Not thread-safe: one region (one thread doing msync) per simulator. It lives in the test kit
+ * (testkit.h), not in libsnapshot.so: tests open a region on it with snap_open_sim().
  */
 #ifndef SNAPSHOT_SIM_H
 #define SNAPSHOT_SIM_H
