@@ -378,7 +378,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
     ENSURE(snap_close(r) == 0);
 
     o.size = 0;
-    rc = snap_open("f", &o, &r);
+    rc = snap_open_sim("f", &o, sim, &r);
     if (rc)
         fprintf(stderr, "reopen: %d (%s)\n", rc, snap_strerror(rc));
     ENSURE(rc == 0);
