@@ -480,10 +480,10 @@ int snap_checkpoint(struct snap_region *r)
 
 #define COPY_PIECE (32u << 10) /* stays in L1/L2 between the copy and the CRC */
 
-/* Records up to this size are staged whole and written with one write; larger ones are streamed to
- * the log piece by piece (copy, CRC and write while the piece is in cache) and applied back from the
- * log, so a large commit makes two passes over memory instead of four. The sizes,
- * snap_commit_stream_min and snap_commit_piece, are test-kit knobs (testkit.h), so that the crash
+/* Records up to snap_commit_stream_min bytes are staged whole and written with one write; larger
+ * ones are streamed to the log piece by piece (snap_commit_piece bytes: copy, CRC and write while the
+ * piece is in cache) and applied back from the log, so a large commit makes two passes over memory
+ * instead of four. Both are test-kit knobs (testkit.h: constants in release), so that the crash
  * tests can drive small records down the streaming path. */
 
 /* Where step 6 applies a record k, once the mark k is durable (written with record k+1): -1 by
@@ -492,9 +492,8 @@ int snap_checkpoint(struct snap_region *r)
  * non-temporal stores would otherwise make the msync's return wait for them (the next locked
  * instruction drains them): they drain under the next barrier instead. The simulator stands for
  * PM. On files the apply is a copy into the page cache, cheap next to fdatasync, and the earlier
- * point keeps the data file one msync behind, not two. snap_commit_defer_apply (testkit.h): -1 in
- * release. */
-
+ * point keeps the data file one msync behind, not two. The tests choose with the test-kit knob
+ * snap_commit_defer_apply (testkit.h); in release it is -1. */
 static int defer_apply(const struct snap_region *r)
 {
     if (snap_commit_defer_apply >= 0)
