@@ -386,13 +386,7 @@ static int apply_upto(struct snap_region *r, uint64_t upto, int force)
             if (rc)
                 return rc;
         }
-        const struct snap_rec_header *h = (const struct snap_rec_header *)r->buf[r->pend[0].buf];
-        const struct snap_rec_run *runs = snap_rec_runs(h);
-        const uint8_t *data = snap_rec_data(h);
-        for (uint64_t i = 0; i < h->nruns && !rc; i++) {
-            rc = snap_be_write(r->be, SNAP_DATA, runs[i].off, data, runs[i].len);
-            data += runs[i].len;
-        }
+        rc = snap_rec_apply(r->be, (const struct snap_rec_header *)r->buf[r->pend[0].buf]);
         if (rc)
             return rc;
         r->pend[0] = r->pend[1];
@@ -437,6 +431,14 @@ static int retryable(int rc)
     return rc == -ENOMEM || rc == -ENOSPC || rc == -EDQUOT;
 }
 
+int snap_log_reset(struct snap_backend *be, struct snap_log_header *h, int data_barrier)
+{
+    int rc = data_barrier ? snap_be_barrier(be, SNAP_DATA) : 0; /* invariant 3 */
+    if (!rc)
+        rc = snap_log_header_write(be, h);
+    return rc ? rc : snap_be_barrier(be, SNAP_LOG);
+}
+
 /* Checkpoint, and make the record area at least min_area bytes. *retry (if not NULL) is set when it
  * failed growing the log for want of space, before writing anything (invariant 8). */
 static int checkpoint_sized(struct snap_region *r, uint64_t min_area, int *retry)
@@ -455,16 +457,12 @@ static int checkpoint_sized(struct snap_region *r, uint64_t min_area, int *retry
         h.area_size = area_for(r, min_area);
     }
     rc = apply_all(r);
-    if (!rc)
-        rc = snap_be_barrier(r->be, SNAP_DATA); /* invariant 3 */
     if (rc)
         return rc;
     h.seq++;
     h.base_epoch = r->next_epoch;
     h.data_size = r->committed_size;
-    rc = snap_log_header_write(r->be, &h);
-    if (!rc)
-        rc = snap_be_barrier(r->be, SNAP_LOG);
+    rc = snap_log_reset(r->be, &h, 1);
     if (rc)
         return rc;
     r->log = h;

@@ -28,15 +28,7 @@ static int replay_record(void *arg, const struct snap_rec_header *h)
             return rc;
         rp->size = h->data_size;
     }
-    const struct snap_rec_run *runs = snap_rec_runs(h);
-    const uint8_t *data = snap_rec_data(h);
-    for (uint64_t i = 0; i < h->nruns; i++) {
-        rc = snap_be_write(rp->be, SNAP_DATA, runs[i].off, data, runs[i].len);
-        if (rc)
-            return rc;
-        data += runs[i].len;
-    }
-    return 0;
+    return snap_rec_apply(rp->be, h);
 }
 
 static uint64_t random_log_id(void)
@@ -100,11 +92,7 @@ static int take_over(struct snap_backend *be, struct snap_identity *id, uint64_t
     lh->base_epoch += (uint64_t)chain.torn_tail;
     lh->data_size = dsize;
     snap_identity_stamp(id, lh);
-    rc = snap_be_barrier(be, SNAP_DATA); /* the header commits dsize: as in create_log */
-    if (!rc)
-        rc = snap_log_header_write(be, lh);
-    if (!rc)
-        rc = snap_be_barrier(be, SNAP_LOG);
+    rc = snap_log_reset(be, lh, 1); /* the header commits dsize: D's size first, as in create_log */
     if (!rc)
         rc = snap_identity_finish(id, be, lh);
     if (rc)
@@ -167,8 +155,6 @@ int snap_recovery_run(struct snap_backend *be, uint64_t log_capacity, struct sna
             return rc;
         changed = 1;
     }
-    if (changed && (rc = snap_be_barrier(be, SNAP_DATA)) != 0)
-        return rc;
     /* A torn record at area offset 0 (the first after a checkpoint) sits where the next record
      * would go, with the epoch it would carry: a retry could complete it. Skip that epoch
      * (invariant 9). A torn record further on is left behind by the header below anyway; an empty
@@ -185,12 +171,12 @@ int snap_recovery_run(struct snap_backend *be, uint64_t log_capacity, struct sna
         lh.data_size = chain.data_size;
         if (id)
             snap_identity_stamp(id, &lh);
-        rc = snap_log_header_write(be, &lh);
-        if (!rc)
-            rc = snap_be_barrier(be, SNAP_LOG);
-        if (rc)
-            return rc;
+        rc = snap_log_reset(be, &lh, changed);
+    } else if (changed) {
+        rc = snap_be_barrier(be, SNAP_DATA);
     }
+    if (rc)
+        return rc;
     if (id && (rc = snap_identity_finish(id, be, &lh)) != 0)
         return rc;
     *out = (struct snap_recovery){.log = lh, .size = chain.data_size, .replayed = chain.records};

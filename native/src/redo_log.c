@@ -31,16 +31,6 @@ static uint32_t rec_header_crc(const struct snap_rec_header *h)
     return snap_crc32c(0, &copy, sizeof copy);
 }
 
-void snap_rec_seal(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch, uint64_t data_size,
-                   uint64_t nruns, uint64_t payload)
-{
-    struct snap_rec_header *h = rec;
-    uint64_t body = nruns * sizeof(struct snap_rec_run) + payload;
-    memset((uint8_t *)rec + sizeof *h + body, 0, snap_rec_size(nruns, payload) - sizeof *h - body);
-    snap_rec_header_fill(rec, area_off, log_id, epoch, data_size, nruns, payload,
-                         snap_crc32c(0, h + 1, body));
-}
-
 void snap_rec_header_fill(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch,
                           uint64_t data_size, uint64_t nruns, uint64_t payload, uint32_t body_crc)
 {
@@ -192,6 +182,18 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
     if ((slot[pick].seq & 1) != (uint64_t)pick)
         return SNAP_E_CORRUPT;
     *out = slot[pick];
+    return 0;
+}
+
+int snap_rec_apply(struct snap_backend *b, const struct snap_rec_header *h)
+{
+    const struct snap_rec_run *runs = snap_rec_runs(h);
+    const uint8_t *data = snap_rec_data(h);
+    for (uint64_t i = 0; i < h->nruns; data += runs[i].len, i++) {
+        int rc = snap_be_write(b, SNAP_DATA, runs[i].off, data, runs[i].len);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

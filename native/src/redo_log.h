@@ -119,13 +119,9 @@ struct snap_rec_run {
 /* Bytes a record with nruns runs and payload data bytes takes in the log. */
 uint64_t snap_rec_size(uint64_t nruns, uint64_t payload);
 
-/* Fill the header of a record whose runs and data are already in place after it in `rec`, pad it,
- * and compute both CRCs. */
-void snap_rec_seal(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch, uint64_t data_size,
-                   uint64_t nruns, uint64_t payload);
-/* Fill only the header at rec, with a body CRC (of the runs, then the data) that the caller
- * computed while it wrote the body — the commit path does so piece by piece, while the bytes are
- * still in cache. Padding is the caller's. */
+/* Fill the header at rec, with a body CRC (of the runs, then the data) that the caller computed
+ * while it wrote the body — the commit path does so piece by piece, while the bytes are still in
+ * cache. Padding is the caller's. */
 void snap_rec_header_fill(void *rec, uint64_t area_off, uint64_t log_id, uint64_t epoch,
                           uint64_t data_size, uint64_t nruns, uint64_t payload, uint32_t body_crc);
 
@@ -135,6 +131,10 @@ enum snap_rec_check {
     SNAP_REC_NOT_A_RECORD, /* bad magic, version, header CRC, log_id or epoch: chain ends here */
     SNAP_REC_TORN_BODY,    /* header valid, body CRC or run table wrong: torn if it is the last */
 };
+
+/* Write a valid record's runs to the data file (step 6 of commit.c, and recovery's replay). Not
+ * durable until barrier(SNAP_DATA). */
+int snap_rec_apply(struct snap_backend *b, const struct snap_rec_header *h);
 
 /* Check a record header read from area offset `area_off` against what the chain expects. */
 enum snap_rec_check snap_rec_check_header(const struct snap_rec_header *h,

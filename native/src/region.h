@@ -115,6 +115,10 @@ void snap_commit_free_scratch(struct snap_region *r); /* the stage buffers and t
 /* Flush the data file and empty the log (header with base_epoch = next_epoch). Lock held or no
  * concurrency. */
 int snap_checkpoint(struct snap_region *r);
+/* The checkpoint's last steps, which recovery shares: barrier(D) if data_barrier (what was applied
+ * becomes durable: invariant 3), then the header h (its fields set by the caller, seq already
+ * advanced) into its slot, barrier(L). From then on the records it drops are gone. */
+int snap_log_reset(struct snap_backend *be, struct snap_log_header *h, int data_barrier);
 /* Debug builds: assert the invariants of commit.c that can be checked from the handle. */
 void snap_assert_region_state(const struct snap_region *r);
 
