@@ -63,15 +63,16 @@
  * nothing, a page costs memory of its own only once stored to, and pages only read stay the file's
  * reclaimable page cache. Where the file holds only zeros (a region snap_open() just created, the
  * part snap_grow() adds) the copy is fresh anonymous memory instead: the same zeros, without the
- * file read and page copy of a first store. With SNAPSHOT_HUGEPAGES=1 in the environment at snap_open() (and at
- * snap_grow()), the copy is instead anonymous memory with transparent huge pages (MADV_HUGEPAGE),
+ * file read and page copy of a first store. With SNAP_HUGEPAGES (an open flag; SNAPSHOT_HUGEPAGES=1
+ * or =0 in the environment at snap_open() overrides it), the copy is instead anonymous memory with
+ * transparent huge pages (MADV_HUGEPAGE),
  * and so is the dirty bitmap of a region up to 16 GiB (less with under 32 GiB of memory): fewer
  * TLB misses and page faults for random access to a large region, at a price. snap_open() reads
  * the file's data (not its holes: a sparse file still opens at once) into memory, which stays
  * resident (it can only be swapped, not dropped) for as long as the region is open; a file whose
  * data exceeds half of physical memory keeps the mapping. A store into a never-written part of a
  * region up to half of physical memory makes 2 MiB resident, not 4 KiB. Whether it pays depends
- * on the machine (native/src/hugepage.h, docs/ARCHITECTURE.md). SNAP_POPULATE makes the whole
+ * on the machine (at SNAP_HUGEPAGES; native/src/copy.h). SNAP_POPULATE makes the whole
  * copy resident at open without them, in 4 KiB pages.
  *
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
@@ -240,12 +241,26 @@ enum snap_backend_kind {
  * for as long). In exchange no first store faults: by default the copy is a private mapping of the
  * file (see "Memory"), and the first read and the first write of a page fault separately. Use it for
  * a region that will be written all over right after open (a benchmark's reopen, a bulk rewrite);
- * not for a read-mostly or sparse one. With SNAPSHOT_HUGEPAGES=1 the copy's data is already read in
- * at open, and this adds only the holes. A hint: if the kernel cannot populate (e.g. ENOMEM),
+ * not for a read-mostly or sparse one. With SNAP_HUGEPAGES the copy's data is already read in at
+ * open, and this adds only the holes. A hint: if the kernel cannot populate (e.g. ENOMEM),
  * snap_open() succeeds all the same and pages fault as usual. */
+#define SNAP_HUGEPAGES 0x10u
+/* Put the DRAM copy, and the dirty bitmap of a region up to 16 GiB, on transparent huge pages
+ * (MADV_HUGEPAGE; see "Memory"): the copy becomes anonymous memory into which snap_open() reads the
+ * file's data (not its holes), unless that data exceeds half of physical memory. Gain: 2 MiB TLB
+ * entries and 512 times fewer first-touch faults, for random stores all over a large region.
+ * Cost: the file's data is read at open and stays resident (swappable, not droppable) until
+ * snap_close(); a store into a never-written part makes 2 MiB resident, not 4 KiB; THP's defrag
+ * setting may make such a fault compact memory; in a virtual machine that reports free pages to
+ * its host, every fresh huge page may cost host faults (on this project's VM that made loading a
+ * 1 GB store slower than the TLB saved). Use it for a large region written at random, on a machine
+ * where it measures faster (docs/ARCHITECTURE.md, "Huge pages"); not for a sparse or small one.
+ * SNAPSHOT_HUGEPAGES=1 in the environment at snap_open() turns it on and =0 off, whatever the
+ * flag says (other values: the flag decides). Advice only: without THP the copy keeps 4 KiB pages. */
 
 typedef struct snap_options {
-    uint32_t flags;            /* SNAP_CREATE, SNAP_EXCL, SNAP_NO_CONCURRENT_WRITERS, SNAP_POPULATE */
+    uint32_t flags;            /* SNAP_CREATE, SNAP_EXCL, SNAP_NO_CONCURRENT_WRITERS, SNAP_POPULATE,
+                                  SNAP_HUGEPAGES */
     enum snap_backend_kind backend; /* SNAP_BACKEND_AUTO if zero */
     uint64_t size;             /* bytes. 0: take the committed size of an existing region. Non-zero:
                                   must equal it (else SNAP_E_SIZE), or sets the size of a new or empty

@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "dirty_map.h"
-#include "hugepage.h"
+#include "copy.h"
 #include "testkit.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
+int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines, int huge)
 {
     size_t off[SNAP_DIRTY_MAX_LEVELS], total = SNAP_MARK_GATE_BYTES;
     uint64_t words = (nlines >> 6) + ((nlines & 63) != 0);
@@ -47,7 +47,7 @@ int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
     uint64_t limit = snap_memory_budget() / 512;
     if (limit > ((uint64_t)32 << 20))
         limit = (uint64_t)32 << 20;
-    int huge = snap_hugepages_wanted() && total <= limit;
+    huge = huge && total <= limit;
     if (huge)
         total = (total + SNAP_HUGE_PAGE - 1) & ~(size_t)(SNAP_HUGE_PAGE - 1);
     size_t map_len = huge ? total + SNAP_HUGE_PAGE : total;
@@ -65,7 +65,7 @@ int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines)
         if (tail)
             munmap(aligned + total, tail);
         mem = aligned;
-        snap_hugepage_advise(mem, total, UINT64_MAX); /* limit checked above, before rounding */
+        snap_hugepage_advise(mem, total, UINT64_MAX, 1); /* limit checked above, before rounding */
     }
     m->gate = (struct snap_mark_gate *)mem;
     m->levels = levels;

@@ -74,8 +74,9 @@ struct snap_line_run {
     uint64_t count; /* >= 1 */
 };
 
-/* Map bitmaps for nlines lines (>= 1), all clear. Returns 0 or -errno. */
-int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines);
+/* Map bitmaps for nlines lines (>= 1), all clear, on huge pages if `huge` and small enough
+ * (dirty_map.c). Returns 0 or -errno. */
+int snap_dirty_init(struct snap_dirty_map *m, uint64_t nlines, int huge);
 void snap_dirty_destroy(struct snap_dirty_map *m);
 
 /* Mark lines [first, first+count); lines past nlines are ignored. Thread-safe, lock-free (it waits

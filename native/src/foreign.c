@@ -6,10 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include "arena.h"
+#include "copy.h"
 #include "region.h"
 #include "snapshot_foreign.h"
 
@@ -72,16 +71,6 @@ int snap_foreign_stats(const snap_region *r, int64_t *out, size_t n)
     return 0;
 }
 
-/* Replace [addr, addr+len) with fresh zero pages, in one mmap so that a concurrent store sees either
- * the old page or the new one, never a hole. On failure (out of mappings) the old pages stay: still
- * harmless to a late store, only their memory is kept until the release. */
-static void scratch(void *addr, size_t len)
-{
-    if (addr && len)
-        mmap(addr, len, PROT_READ | PROT_WRITE,
-             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-}
-
 /* A quarantined handle: closed, but its bitmap still mapped (snap_close() leaves dirty.mem NULL). */
 static int quarantined(const struct snap_region *r)
 {
@@ -89,21 +78,11 @@ static int quarantined(const struct snap_region *r)
            __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SNAP_STATE_CLOSED && r->dirty.mem;
 }
 
-/* The hook stops using the bitmap; the slots stay owned by r, so the range is not handed to
- * another region, and snap_track_slow() on it marks r's scratch bitmap. Uncommitted stores and the
- * file's pages are dropped. */
-static void quarantine_memory(struct snap_region *r)
-{
-    snap_arena_publish(r->base, r->reserve, 0, NULL);
-    scratch((void *)r->base, r->reserve);
-    scratch(r->dirty.mem, r->dirty.mem_len);
-}
-
 int snap_foreign_close(snap_region *r)
 {
     int rc = snap_region_check(r);
     /* In a forked child: the child's copy is released (SNAP_E_FORKED), as by snap_close(). */
-    return rc && rc != SNAP_E_FORKED ? rc : snap_region_close(r, quarantine_memory);
+    return rc && rc != SNAP_E_FORKED ? rc : snap_region_close(r, snap_copy_quarantine);
 }
 
 void snap_foreign_release(snap_region *r)
@@ -112,7 +91,7 @@ void snap_foreign_release(snap_region *r)
     pthread_mutex_lock(&mu);
     int release = quarantined(r);
     if (release)
-        snap_region_free_memory(r); /* dirty.mem = NULL: no longer quarantined */
+        snap_copy_release(r); /* dirty.mem = NULL: no longer quarantined */
     pthread_mutex_unlock(&mu);
     if (release)
         snap_region_bury(r);

@@ -1,5 +1,6 @@
-/* region.c — a region's life: opening (files, lock, back end, recovery, arena), growing, tracking,
- * statistics and closing. The commit protocol itself is in commit.c. */
+/* region.c — a region's life: opening (files, lock, back end, recovery, the DRAM copy), growing,
+ * closing, and the graveyard of closed handles. The commit protocol is in commit.c, the copy in
+ * copy.c, fork handling in process.c, tracking in track.c, statistics in stats.c. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,162 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "copy.h"
 #include "create.h"
 #include "identity.h"
 #include "region.h"
 #include "testkit.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack the name */
-#endif
-
-static uint64_t page_round(uint64_t n)
-{
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    return (n + page - 1) & ~(page - 1);
-}
-
-/* ---- Processes -------------------------------------------------------------------------------
- *
- * A region belongs to the process that opened it. fork() gives the child a copy of the handle, the
- * DRAM copy and the commit state (log cursor, epoch), and shares the open files with it: a child's
- * msync would append at the parent's cursor and its close would checkpoint the parent's log, so that
- * records the parent acknowledged later fall outside the chain. So every call checks the process
- * generation (snap_region_check(): a load and a compare; getpid() would be a system call in
- * current glibc), which the pthread_atfork() child handler increments: in a child, calls on the
- * parent's regions return SNAP_E_FORKED and write nothing, and snap_close() releases only the
- * child's copy (close_forked()).
- *
- * The lock. A flock() belongs to an open file description and lasts until the last reference to
- * that description goes: a descriptor, but also a mapping made through one. So the data file is
- * mapped (the DRAM copy, the file back end's shared view, libpmem's mapping through /proc) through a
- * descriptor with a description of its own (reopen_data()), and only lock_fd refers to the one
- * holding the lock. The atfork child handler closes the child's copy of every lock_fd, so a forked
- * child never keeps the region locked once the parent has closed it or died; every descriptor is
- * O_CLOEXEC, so an exec'd child holds none at all. Where /proc/self/fd cannot reopen the file, the
- * data descriptor is a duplicate (F_DUPFD_CLOEXEC) and a forked child's mappings keep the lock
- * until it exits or execs.
- *
- * fork_mu orders the list of lock descriptors (lock_list) against fork(): the prepare handler takes
- * it, with the arena's and the graveyard's locks, so that the child finds them consistent and not
- * held by a thread it does not have. A lock descriptor is opened (open_backend()) and listed, or
- * unlisted and closed, under fork_mu, so no fork() sees it open but unlisted. The child handler
- * does only async-signal-safe work: close() and plain stores; the parent's waits for it (fork_pipe)
- * so that when fork() returns in the parent the child holds no lock. */
-
-uint64_t snap_process_gen;
-static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct snap_lock_link lock_list = {NULL, &lock_list, &lock_list};
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static int fork_setup_rc;
-static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER; /* see snap_region_bury() */
-
-/* While a lock descriptor is listed, fork() in the parent returns only once the child has closed
- * its copies: the child holds the write end of this pipe until then, and the parent handler reads
- * it to EOF (which also comes at once if the fork failed, or when the child dies). Without the wait
- * a parent that closed and reopened its region right after fork() could find it still locked by a
- * child not yet scheduled. Best effort: without a pipe (EMFILE) the parent does not wait. */
-static int fork_pipe[2] = {-1, -1};
-
-static void fork_prepare(void)
-{
-    int e = errno;
-    pthread_mutex_lock(&fork_mu);
-    pthread_mutex_lock(&graveyard_mu);
-    snap_arena_fork_lock();
-    if (lock_list.next != &lock_list && pipe2(fork_pipe, O_CLOEXEC) != 0)
-        fork_pipe[0] = fork_pipe[1] = -1;
-    errno = e;
-}
-
-static void fork_parent(void)
-{
-    int e = errno; /* fork()'s, if it failed */
-    if (fork_pipe[0] >= 0) {
-        close(fork_pipe[1]);
-        char c;
-        while (read(fork_pipe[0], &c, 1) < 0 && errno == EINTR)
-            ;
-        close(fork_pipe[0]);
-        fork_pipe[0] = fork_pipe[1] = -1;
-    }
-    snap_arena_fork_unlock();
-    pthread_mutex_unlock(&graveyard_mu);
-    pthread_mutex_unlock(&fork_mu);
-    errno = e;
-}
-
-/* In the child, before fork() returns there: the parent's regions become foreign, and the child's
- * copies of their lock descriptors are closed. The list is emptied: a listed node may sit on the
- * stack of a thread the child does not have (snap_recover()), which glibc may reuse. */
-static void fork_child(void)
-{
-    int e = errno;
-    snap_process_gen++;
-    struct snap_lock_link *l = lock_list.next;
-    while (l != &lock_list) {
-        struct snap_lock_link *next = l->next;
-        if (*l->fd >= 0)
-            close(*l->fd);
-        *l->fd = -1;
-        l->prev = l->next = l; /* unlisted: unlinking it again does nothing */
-        l = next;
-    }
-    lock_list.prev = lock_list.next = &lock_list;
-    if (fork_pipe[0] >= 0) { /* the lock descriptors are closed: let the parent go on */
-        close(fork_pipe[0]);
-        close(fork_pipe[1]);
-        fork_pipe[0] = fork_pipe[1] = -1;
-    }
-    snap_arena_fork_unlock();
-    pthread_mutex_unlock(&graveyard_mu);
-    pthread_mutex_unlock(&fork_mu);
-    errno = e;
-}
-
-static void fork_setup(void)
-{
-    fork_setup_rc = -pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-static int fork_ready(void)
-{
-    pthread_once(&fork_once, fork_setup);
-    return fork_setup_rc;
-}
-
-static void lock_link_init(struct snap_lock_link *l, int *fd)
-{
-    l->fd = fd;
-    l->prev = l->next = l;
-}
-
-/* fork_mu held. */
-static void lock_list_add(struct snap_lock_link *l)
-{
-    l->next = &lock_list;
-    l->prev = lock_list.prev;
-    lock_list.prev->next = l;
-    lock_list.prev = l;
-}
-
-/* Unlist and close a lock descriptor (nothing if a fork already closed this copy). */
-static void lock_release(struct snap_lock_link *l)
-{
-    pthread_mutex_lock(&fork_mu);
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->prev = l->next = l;
-    if (*l->fd >= 0)
-        close(*l->fd);
-    *l->fd = -1;
-    pthread_mutex_unlock(&fork_mu);
-}
 
 /* ---- Files ------------------------------------------------------------------------------------ */
 
@@ -237,7 +91,7 @@ static int open_log(const char *log_path, const struct stat *data, int may_creat
 }
 
 /* A descriptor of the data file dfd with an open file description of its own, so that no mapping
- * refers to the one holding the lock ("Processes"): reopened through /proc/self/fd and checked to
+ * refers to the one holding the lock (process.c): reopened through /proc/self/fd and checked to
  * be the same file, or else a duplicate. */
 static int reopen_data(int dfd, const struct stat *st)
 {
@@ -267,7 +121,7 @@ static void drop_identity(struct snap_backend *be)
 /* Open, lock and check the data file and its log, and build the back end over them, with the data
  * file's identity (identity.h) attached for recovery. *created: what this call created
  * (SNAP_CREATED_DATA, SNAP_CREATED_LOG); on failure both are removed again (a log that was there
- * before, another life's, stays). Called with fork_mu held ("Processes"): the caller lists
+ * before, another life's, stays). Called inside snap_lock_list_enter() (process.c): the caller lists
  * *lock_fd before it lets go. With `sim` (test kit only: snap_open_sim()), the simulator's files
  * instead. */
 static int open_backend(const char *path, const snap_options *o, struct snap_sim *sim,
@@ -395,48 +249,23 @@ static int prepare(struct snap_backend *be, const snap_options *o, struct snap_r
     return 0;
 }
 
-/* ---- Populating (SNAP_POPULATE) --------------------------------------------------------------- */
-
-/* Fault [addr, addr+len) of the DRAM copy in for writing, so that no first store to a page faults.
- * The caller runs it before the range is inside the region's published size: no other thread
- * stores there yet, so the fallback may write a byte's own value back. Those are the library's own
- * plain stores, not the hook's, so nothing is marked. A hint: a kernel that cannot (ENOMEM, ...)
- * leaves the pages to fault as usual. */
-static void populate(void *addr, size_t len)
-{
-    if (len == 0)
-        return;
-    if (!snap_populate_touch_only) {
-        int rc, tries = 0;
-        do /* EAGAIN: a page was briefly busy; pages already done cost little the second time */
-            rc = madvise(addr, len, MADV_POPULATE_WRITE);
-        while (rc && (errno == EAGAIN || errno == EINTR) && ++tries < 8);
-        if (rc == 0 || errno != EINVAL)
-            return;
-    }
-    /* EINVAL: a kernel before 5.14. volatile: the compiler must keep a store of the same value. */
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    volatile uint8_t *p = addr;
-    for (size_t off = 0; off < len; off += page)
-        p[off] = p[off];
-}
-
-/* Give the DRAM copy [off, off+len) its bytes: the back end's private copy of the data file, or,
- * where the file is known to hold only zeros (a new region, the part a grow adds), fresh anonymous
- * memory. The two read the same; the anonymous one spares the first store to each page a fault
- * that reads the file's page (allocating it, on tmpfs) and copies it. */
-static int map_copy(struct snap_region *r, uint64_t off, uint64_t len, int zeros)
-{
-    void *addr = (uint8_t *)r->base + off;
-    return zeros ? snap_backend_map_anon(addr, len) : snap_be_map_private(r->be, addr, off, len);
-}
-
 /* ---- Handles ---------------------------------------------------------------------------------- */
 
 /* Closed handles are kept (and freed in order) so that a use after close is reported, not a crash. */
 #define GRAVEYARD_SIZE 1024
 static struct snap_region *graveyard[GRAVEYARD_SIZE];
 static unsigned graveyard_next;
+static pthread_mutex_t graveyard_mu = PTHREAD_MUTEX_INITIALIZER; /* held across fork: process.c */
+
+void snap_graveyard_fork_lock(void)
+{
+    pthread_mutex_lock(&graveyard_mu);
+}
+
+void snap_graveyard_fork_unlock(void)
+{
+    pthread_mutex_unlock(&graveyard_mu);
+}
 
 void snap_region_bury(struct snap_region *r)
 {
@@ -456,7 +285,8 @@ static const snap_options default_options;
 /* Checks of the options that need no file: bad ones are refused before anything is created. */
 static int check_options(const snap_options *o)
 {
-    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE) ||
+    if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE |
+                     SNAP_HUGEPAGES) ||
         (unsigned)o->backend > SNAP_BACKEND_PMEM)
         return SNAP_E_INVAL;
     if (o->size > (uint64_t)INT64_MAX || o->max_size > (uint64_t)INT64_MAX || /* no file is */
@@ -473,17 +303,17 @@ int snap_recover(const char *path, const snap_options *opts)
     struct snap_backend *be;
     int lock_fd = -1, created = 0;
     struct snap_lock_link link;
-    lock_link_init(&link, &lock_fd);
+    snap_lock_link_init(&link, &lock_fd);
     int rc = check_options(o);
     if (!rc)
-        rc = fork_ready();
+        rc = snap_process_init();
     if (rc)
         return rc;
-    pthread_mutex_lock(&fork_mu);
+    snap_lock_list_enter();
     rc = open_backend(path, o, NULL, &be, &lock_fd, &created);
     if (!rc)
-        lock_list_add(&link);
-    pthread_mutex_unlock(&fork_mu);
+        snap_lock_list_add(&link);
+    snap_lock_list_leave();
     if (rc)
         return rc;
     struct snap_recovery rec;
@@ -492,7 +322,7 @@ int snap_recover(const char *path, const snap_options *opts)
     snap_be_close(be);
     if (rc && (created & SNAP_CREATED_DATA))
         snap_data_discard(path, lock_fd, created & SNAP_CREATED_LOG);
-    lock_release(&link);
+    snap_lock_release(&link);
     return rc;
 }
 
@@ -513,10 +343,10 @@ static int open_region(const char *path, const snap_options *opts, struct snap_s
         return -ENOMEM;
     r->magic = SNAP_REGION_MAGIC;
     r->gen = snap_process_gen;
-    r->flags = o->flags;
+    r->flags = snap_copy_flags(o->flags); /* SNAPSHOT_HUGEPAGES overrides */
     r->lock_fd = -1;
-    lock_link_init(&r->lock_link, &r->lock_fd);
-    int rc = fork_ready();
+    snap_lock_link_init(&r->lock_link, &r->lock_fd);
+    int rc = snap_process_init();
     if (!rc)
         rc = snap_commit_init(r);
     if (rc) {
@@ -525,11 +355,11 @@ static int open_region(const char *path, const snap_options *opts, struct snap_s
     }
     struct snap_recovery rec;
     int fresh = 0, created = 0;
-    pthread_mutex_lock(&fork_mu);
+    snap_lock_list_enter();
     rc = open_backend(path, o, sim, &r->be, &r->lock_fd, &created);
     if (!rc)
-        lock_list_add(&r->lock_link);
-    pthread_mutex_unlock(&fork_mu);
+        snap_lock_list_add(&r->lock_link);
+    snap_lock_list_leave();
     if (!rc)
         rc = prepare(r->be, o, &rec, &fresh);
     fresh |= created & SNAP_CREATED_DATA; /* created whole (create.c): zeros */
@@ -545,33 +375,29 @@ static int open_region(const char *path, const snap_options *opts, struct snap_s
     uint64_t want = o->max_size > rec.size ? o->max_size : rec.size;
     r->reserve = snap_arena_round(want);
     r->max_size = o->max_size ? want : r->reserve;
-    rc = snap_arena_alloc(r, r->reserve, &r->base);
+    rc = snap_copy_reserve(r);
     if (rc)
         goto fail_files;
-    rc = snap_dirty_init(&r->dirty, r->reserve >> SNAP_LINE_SHIFT);
+    rc = snap_dirty_init(&r->dirty, r->reserve >> SNAP_LINE_SHIFT,
+                         (r->flags & SNAP_HUGEPAGES) != 0);
     if (rc)
-        goto fail_arena;
-    r->mapped = page_round(rec.size);
-    rc = map_copy(r, 0, r->mapped, fresh);
+        goto fail_copy;
+    rc = snap_copy_fill(r, rec.size, fresh);
     if (rc)
-        goto fail_dirty;
-    if (o->flags & SNAP_POPULATE)
-        populate((void *)r->base, r->mapped); /* before the region is published or handed out */
+        goto fail_copy;
     const char *v = getenv("SNAPSHOT_VERIFY");
     r->verify = v && *v && strcmp(v, "0") != 0;
     snap_arena_publish(r->base, r->reserve, r->size, r->dirty.level[0]);
     *out = r;
     return 0;
 
-fail_dirty:
-    snap_dirty_destroy(&r->dirty);
-fail_arena:
-    snap_arena_free(r->base, r->reserve);
+fail_copy:
+    snap_copy_release(r); /* the slots, and the bitmaps if there are any */
 fail_files:
     snap_be_close(r->be);
     if (created & SNAP_CREATED_DATA) /* a failed create leaves nothing */
         snap_data_discard(path, r->lock_fd, created & SNAP_CREATED_LOG);
-    lock_release(&r->lock_link);
+    snap_lock_release(&r->lock_link);
     snap_commit_destroy(r);
     free(r);
     return rc;
@@ -595,13 +421,7 @@ int snap_open_sim(const char *path, const snap_options *opts, struct snap_sim *s
 }
 #endif
 
-void snap_region_free_memory(struct snap_region *r)
-{
-    snap_arena_free(r->base, r->reserve);
-    snap_dirty_destroy(&r->dirty);
-}
-
-/* Close the parent's region in a forked child ("Processes"): the child's copy of the memory and of
+/* Close the parent's region in a forked child (process.c): the child's copy of the memory and of
  * the back end's descriptors and mappings goes (closing them writes nothing); the lock descriptor
  * was closed at fork. The mutex and condition variables are left as they are: a thread of the
  * parent may have held or waited on them at fork, and destroying them could wait forever. */
@@ -611,7 +431,7 @@ static int close_forked(struct snap_region *r, void (*dispose_memory)(struct sna
     dispose_memory(r);
     snap_be_close(r->be);
     r->be = NULL;
-    lock_release(&r->lock_link);
+    snap_lock_release(&r->lock_link);
     snap_commit_free_scratch(r);
     return SNAP_E_FORKED;
 }
@@ -632,7 +452,7 @@ int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_
     dispose_memory(r);
     snap_be_close(r->be);
     r->be = NULL;
-    lock_release(&r->lock_link);
+    snap_lock_release(&r->lock_link);
     snap_commit_destroy(r);
     return rc;
 }
@@ -642,7 +462,7 @@ int snap_close(snap_region *r)
     int rc = snap_region_check(r);
     if (rc && rc != SNAP_E_FORKED) /* in a forked child: release the child's copy */
         return rc;
-    rc = snap_region_close(r, snap_region_free_memory);
+    rc = snap_region_close(r, snap_copy_release);
     snap_region_bury(r);
     return rc;
 }
@@ -677,14 +497,8 @@ int snap_grow(snap_region *r, uint64_t new_size)
         rc = SNAP_E_NOSPACE;
     else if (new_size > old) {
         rc = snap_be_resize(r->be, SNAP_DATA, new_size); /* invariant 7 */
-        uint64_t mapped = page_round(new_size);
-        if (!rc && mapped > r->mapped) {
-            rc = map_copy(r, r->mapped, mapped - r->mapped, 1); /* the file's new bytes: zeros */
-            if (!rc && (r->flags & SNAP_POPULATE)) /* before the new size is published */
-                populate((uint8_t *)r->base + r->mapped, mapped - r->mapped);
-            if (!rc)
-                r->mapped = mapped;
-        }
+        if (!rc)
+            rc = snap_copy_grow(r, new_size);
         if (!rc) {
             __atomic_store_n(&r->size, new_size, __ATOMIC_RELEASE);
             snap_arena_set_size(r->base, r->reserve, new_size);
@@ -692,73 +506,4 @@ int snap_grow(snap_region *r, uint64_t new_size)
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
-}
-
-/* ---- Tracking --------------------------------------------------------------------------------- */
-
-static void mark_bytes(struct snap_region *r, uint64_t off, uint64_t len)
-{
-    uint64_t first = off >> SNAP_LINE_SHIFT, last = (off + len - 1) >> SNAP_LINE_SHIFT;
-    snap_dirty_mark(&r->dirty, first, last - first + 1);
-}
-
-int snap_track_offset(snap_region *r, uint64_t offset, size_t len)
-{
-    int rc = snap_region_check(r);
-    if (rc)
-        return rc;
-    uint64_t size = snap_region_size(r);
-    if (offset > size || len > size - offset)
-        return SNAP_E_RANGE;
-    if (len)
-        mark_bytes(r, offset, len);
-    return 0;
-}
-
-int snap_track(snap_region *r, const void *addr, size_t len)
-{
-    int rc = snap_region_check(r);
-    if (rc)
-        return rc;
-    if ((uintptr_t)addr < r->base)
-        return SNAP_E_RANGE;
-    return snap_track_offset(r, (uintptr_t)addr - r->base, len);
-}
-
-void snap_track_slow(const void *addr, size_t len)
-{
-    struct snap_region *r = snap_arena_lookup((uintptr_t)addr);
-    if (!r || !len)
-        return;
-    uint64_t off = (uintptr_t)addr - r->base, size = snap_region_size(r);
-    if (off >= size)
-        return;
-    mark_bytes(r, off, len < size - off ? len : size - off);
-}
-
-/* ---- Statistics ------------------------------------------------------------------------------- */
-
-int snap_stats_get(const snap_region *r, snap_stats *out)
-{
-    int rc = snap_region_check(r);
-    if (rc)
-        return rc;
-    if (!out)
-        return SNAP_E_INVAL;
-#define LOAD(x) __atomic_load_n(&r->x, __ATOMIC_RELAXED)
-    *out = (snap_stats){
-        .size = snap_region_size(r),
-        .epoch = LOAD(next_epoch) - 1,
-        .msyncs = LOAD(st_msyncs),
-        .commits = LOAD(st_commits),
-        .lines_committed = LOAD(st_lines),
-        .bytes_committed = LOAD(st_bytes),
-        .log_bytes = LOAD(st_log_bytes),
-        .checkpoints = LOAD(st_checkpoints),
-        .commit_ns = LOAD(st_commit_ns),
-        .recovered_records = r->st_recovered,
-        .backend = r->be->kind,
-    };
-#undef LOAD
-    return 0;
 }

@@ -1,4 +1,5 @@
-/* region.h — the region handle, shared by region.c (lifecycle), commit.c, recovery.c and verify.c. */
+/* region.h — the region handle, shared by region.c (its life: open, grow, close), copy.c (the DRAM
+ * copy), track.c, stats.c, commit.c, recovery.c, verify.c and foreign.c. */
 #ifndef SNAPSHOT_REGION_H
 #define SNAPSHOT_REGION_H
 
@@ -7,6 +8,7 @@
 
 #include "backend.h"
 #include "dirty_map.h"
+#include "process.h"
 #include "redo_log.h"
 #include "snapshot.h"
 
@@ -14,17 +16,6 @@
 
 /* The region's states (see the diagram in commit.c). */
 enum snap_region_state { SNAP_STATE_OPEN = 0, SNAP_STATE_PANIC, SNAP_STATE_CLOSED };
-
-/* An open lock descriptor, listed so that a forked child closes its copy at once (region.c,
- * "Processes"). */
-struct snap_lock_link {
-    int *fd;
-    struct snap_lock_link *prev, *next;
-};
-
-/* The process generation: 0 in the process that loaded the library, incremented in a child by
- * fork() (a pthread_atfork() handler). A region opened in another generation is the parent's. */
-extern uint64_t snap_process_gen;
 
 struct snap_region {
     uint64_t magic;
@@ -100,9 +91,8 @@ static inline int snap_region_check(const struct snap_region *r)
  * checkpoint's result, or in PANIC the error that caused it; the handle is closed either way. In a
  * forked child (snap_region_check() said SNAP_E_FORKED) it writes nothing, releases the child's
  * copy only and returns SNAP_E_FORKED. snap_close() passes
- * snap_region_free_memory; snap_foreign_close() quarantines the memory instead (foreign.c). */
+ * snap_copy_release; snap_foreign_close() quarantines the memory instead (snap_copy_quarantine). */
 int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_region *r));
-void snap_region_free_memory(struct snap_region *r); /* arena slots back, bitmaps unmapped */
 
 /* Keep a closed handle's memory for the last 1024 closes, so a use after close reads a closed
  * handle rather than freed memory; frees the oldest. */

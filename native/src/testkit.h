@@ -23,7 +23,7 @@ typedef void *(*snap_realloc_fn)(void *, size_t);
     X(size_t, snap_commit_piece, 256u << 10)     /* commit.c: the streaming piece */              \
     X(int, snap_commit_defer_apply, -1)          /* commit.c: where step 6 applies; -1 by kind */ \
     X(snap_realloc_fn, snap_dirty_realloc, realloc) /* dirty_map.c: grows the run list */         \
-    X(int, snap_populate_touch_only, 0)          /* region.c: SNAP_POPULATE without madvise */    \
+    X(int, snap_populate_touch_only, 0)          /* copy.c: SNAP_POPULATE without madvise */      \
     X(int, snap_identity_no_xattr, 0)            /* identity.c: act as if there were no xattrs */ \
     X(int, snap_file_apply_pwrite, -1)           /* file.c: apply by pwrite (1), stores (0) */
 

@@ -220,7 +220,7 @@ static void test_hook(void)
     const uint64_t reserve = 2 * GiB;
     REQUIRE_OK(snap_arena_alloc((struct snap_region *)&fr, reserve, &fr.base));
     fr.size = GiB + (1 << 20); /* reaches into the second slot */
-    REQUIRE_OK(snap_dirty_init(&fr.map, reserve >> 6));
+    REQUIRE_OK(snap_dirty_init(&fr.map, reserve >> 6, 0));
     char *base = (char *)fr.base;
     REQUIRE(mmap(base, 1 << 20, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
             base);

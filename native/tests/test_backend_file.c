@@ -185,7 +185,7 @@ static void test_resize(void)
     snap_be_close(be);
 }
 
-static void test_map_private(void)
+static void test_map_private(int huge)
 {
     struct snap_backend *be = open_be("d", 5000, 3, "d.snaplog");
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -196,8 +196,8 @@ static void test_map_private(void)
     fill(want, sizeof want, 3);
     size_t rounded = (5000 + page - 1) / page * page;
     /* In two steps, as the region maps its first pages and later the grown ones. */
-    CHECK_RC(snap_be_map_private(be, area, 0, page), 0);
-    CHECK_RC(snap_be_map_private(be, area + page, page, rounded - page), 0);
+    CHECK_RC(snap_be_map_private(be, area, 0, page, huge), 0);
+    CHECK_RC(snap_be_map_private(be, area + page, page, rounded - page, huge), 0);
     CHECK(memcmp(area, want, 5000) == 0);
     CHECK(area[5000] == 0 && area[rounded - 1] == 0); /* past EOF in the last page: zero */
     /* Private: stores to the copy never reach the file. */
@@ -208,13 +208,13 @@ static void test_map_private(void)
     CHECK(got[0] == want[100]);
     CHECK(file_size("d") == 5000);
     /* A page wholly past EOF would SIGBUS: refused. Misaligned arguments too. */
-    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page), SNAP_E_RANGE);
-    CHECK_RC(snap_be_map_private(be, area + 1, 0, page), SNAP_E_INVAL);
-    CHECK_RC(snap_be_map_private(be, area, 0, page + 1), SNAP_E_INVAL);
-    CHECK_RC(snap_be_map_private(be, area, 0, 0), 0);
+    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page, huge), SNAP_E_RANGE);
+    CHECK_RC(snap_be_map_private(be, area + 1, 0, page, huge), SNAP_E_INVAL);
+    CHECK_RC(snap_be_map_private(be, area, 0, page + 1, huge), SNAP_E_INVAL);
+    CHECK_RC(snap_be_map_private(be, area, 0, 0, huge), 0);
     /* After growing the file the next page can be mapped, and reads zero. */
     CHECK_RC(snap_be_resize(be, SNAP_DATA, rounded + 10), 0);
-    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page), 0);
+    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page, huge), 0);
     CHECK(area[rounded] == 0 && area[rounded + page - 1] == 0);
     munmap(area, 4 * page);
     snap_be_close(be);
@@ -224,8 +224,8 @@ static void test_map_private(void)
  * bytes and bounds as the mapping of the file, and a hole is neither read nor made resident. */
 static void test_map_private_huge(void)
 {
-    REQUIRE(setenv("SNAPSHOT_HUGEPAGES", "1", 1) == 0);
-    test_map_private(); /* contents, privacy, bounds, growth: as without */
+    const int huge = 1;
+    test_map_private(huge); /* contents, privacy, bounds, growth: as without */
 
     const size_t size = 8u << 20, mib = 1u << 20;
     int dfd = make_file("h", 0, 0), lfd = make_file("h.snaplog", 0, 0);
@@ -239,7 +239,7 @@ static void test_map_private_huge(void)
     REQUIRE_OK(snap_backend_file_open(dfd, lfd, &be));
     uint8_t *area = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     REQUIRE(area != MAP_FAILED);
-    CHECK_RC(snap_be_map_private(be, area, 0, size), 0);
+    CHECK_RC(snap_be_map_private(be, area, 0, size, huge), 0);
     size_t page = (size_t)sysconf(_SC_PAGESIZE), resident = 0;
     unsigned char vec[(2u << 20) / 4096];
     REQUIRE(mincore(area, 2 * mib, vec) == 0); /* before anything reads the hole */
@@ -272,7 +272,6 @@ static void test_map_private_huge(void)
     CHECK(got == a[0]);
     munmap(area, size);
     snap_be_close(be);
-    REQUIRE(unsetenv("SNAPSHOT_HUGEPAGES") == 0);
 }
 
 static void test_open_errors_and_ownership(void)
@@ -324,7 +323,7 @@ int main(void)
     dir = test_tmpdir("backend_file", "disk");
     test_write_read_barrier();
     test_resize();
-    test_map_private();
+    test_map_private(0);
     test_map_private_huge();
     test_open_errors_and_ownership();
     test_fault_injection();

@@ -148,13 +148,13 @@ static void test_empty_and_map_private(void)
     uint8_t *area = mmap(NULL, 4 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                          -1, 0);
     REQUIRE(area != MAP_FAILED);
-    CHECK_RC(snap_be_map_private(be, area, 0, rounded), 0);
+    CHECK_RC(snap_be_map_private(be, area, 0, rounded, 0), 0);
     CHECK(area[0] == 0 && memcmp(area + 4936, x, 64) == 0 && area[5000] == 0);
     area[4936] ^= 1; /* private copy: the file keeps its byte */
     uint8_t got;
     CHECK_RC(snap_be_read(be, SNAP_DATA, 4936, &got, 1), 0);
     CHECK(got == x[0]);
-    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page), SNAP_E_RANGE);
+    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, page, 0), SNAP_E_RANGE);
     munmap(area, 4 * page);
     snap_be_close(be);
 

@@ -42,7 +42,7 @@ static void test_levels(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct snap_dirty_map m;
-        REQUIRE_OK(snap_dirty_init(&m, cases[i].nlines));
+        REQUIRE_OK(snap_dirty_init(&m, cases[i].nlines, 0));
         CHECK(m.levels == cases[i].levels);
         CHECK(m.nlines == cases[i].nlines);
         for (unsigned l = 0; l < m.levels && l < 5; l++)
@@ -57,8 +57,8 @@ static void test_levels(void)
         CHECK(!snap_dirty_test(&m, 0) && snap_dirty_collect(&m, &none, &ncap) == 0);
     }
     struct snap_dirty_map m;
-    CHECK(snap_dirty_init(&m, 0) == -EINVAL);
-    CHECK(snap_dirty_init(&m, UINT64_MAX) == -EINVAL); /* needs more than SNAP_DIRTY_MAX_LEVELS */
+    CHECK(snap_dirty_init(&m, 0, 0) == -EINVAL);
+    CHECK(snap_dirty_init(&m, UINT64_MAX, 0) == -EINVAL); /* needs more than SNAP_DIRTY_MAX_LEVELS */
 }
 
 static void test_runs(void)
@@ -67,7 +67,7 @@ static void test_runs(void)
     struct snap_line_run *runs = NULL;
     size_t cap = 0;
     const uint64_t N = 1000;
-    REQUIRE_OK(snap_dirty_init(&m, N));
+    REQUIRE_OK(snap_dirty_init(&m, N, 0));
 
     CHECK(snap_dirty_collect(&m, &runs, &cap) == 0); /* empty map */
 
@@ -119,7 +119,7 @@ static void test_random(struct test_rng *rng)
         uint64_t N = 1 + test_rng_below(rng, round < 20 ? 300 : 300000);
         unsigned char *ref = calloc(N, 1);
         REQUIRE(ref);
-        REQUIRE_OK(snap_dirty_init(&m, N));
+        REQUIRE_OK(snap_dirty_init(&m, N, 0));
         for (int pass = 0; pass < 3; pass++) {
             int marks = (int)test_rng_below(rng, 400);
             for (int i = 0; i < marks; i++) {
@@ -173,7 +173,7 @@ static void test_huge(struct test_rng *rng)
     struct snap_line_run *runs = NULL;
     size_t cap = 0;
     const uint64_t N = 1ull << 30;
-    REQUIRE_OK(snap_dirty_init(&m, N));
+    REQUIRE_OK(snap_dirty_init(&m, N, 0));
     CHECK(m.levels == 5);
     CHECK(m.mem_len < (1u << 28));
     CHECK(resident_pages(&m) == 0);
@@ -237,7 +237,7 @@ static void test_enomem(void)
 {
     struct snap_dirty_map m;
     const uint64_t N = 100000;
-    REQUIRE_OK(snap_dirty_init(&m, N));
+    REQUIRE_OK(snap_dirty_init(&m, N, 0));
     for (int budget = 0; budget < 4; budget++) {
         struct snap_line_run *runs = NULL;
         size_t cap = 0;
@@ -356,7 +356,7 @@ static void run_concurrent(uint64_t nlines, int overlap, uint64_t seed)
     memset(&s, 0, sizeof s);
     s.nlines = nlines;
     s.overlap = overlap;
-    REQUIRE_OK(snap_dirty_init(&s.m, nlines));
+    REQUIRE_OK(snap_dirty_init(&s.m, nlines, 0));
     s.count = calloc(nlines, 1);
     REQUIRE(s.count);
     for (int t = 0; t < NTHREADS; t++)

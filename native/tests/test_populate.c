@@ -191,7 +191,7 @@ int main(void)
     }
 
     /* An unknown flag next to it is still refused. */
-    snap_options bad = {.flags = SNAP_POPULATE << 1, .size = 4096};
+    snap_options bad = {.flags = SNAP_HUGEPAGES << 1, .size = 4096};
     snap_region *r;
     CHECK_RC(snap_open("/nonexistent/never", &bad, &r), SNAP_E_INVAL);
     cases++;

@@ -436,15 +436,15 @@ static void test_map_private(void)
     uint8_t want[5000];
     fill(want, sizeof want, 1);
     size_t rounded = (5000 + (size_t)page - 1) / (size_t)page * (size_t)page;
-    REQUIRE_OK(snap_be_map_private(be, area, 0, rounded));
+    REQUIRE_OK(snap_be_map_private(be, area, 0, rounded, 0));
     CHECK(memcmp(area, want, 5000) == 0);
     CHECK(area[5000] == 0 && area[rounded - 1] == 0);
     area[0] ^= 0xFF; /* private: the file does not change */
     uint8_t got;
     CHECK_RC(snap_sim_read(sim, DATA, 0, 0, &got, 1), 0);
     CHECK(got == want[0]);
-    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, (size_t)page), SNAP_E_RANGE);
-    CHECK_RC(snap_be_map_private(be, area + 1, 0, (size_t)page), SNAP_E_INVAL);
+    CHECK_RC(snap_be_map_private(be, area + rounded, rounded, (size_t)page, 0), SNAP_E_RANGE);
+    CHECK_RC(snap_be_map_private(be, area + 1, 0, (size_t)page, 0), SNAP_E_INVAL);
     munmap(area, span);
     snap_be_close(be);
     snap_sim_free(sim);

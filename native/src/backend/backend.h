@@ -34,8 +34,9 @@ struct snap_backend_ops {
     int (*barrier)(struct snap_backend *b, int f);
     /* Fill the DRAM copy: make [addr, addr+len) (page-aligned, inside the reserved arena) hold the
      * data file's bytes [off, off+len) as private, writable memory: stores to it never reach the
-     * media (the file back ends: snap_backend_fill_copy()). */
-    int (*map_private)(struct snap_backend *b, void *addr, uint64_t off, size_t len);
+     * media. `huge`: the region asked for huge pages. Called by copy.c only, which has the helpers
+     * (the file back ends: snap_copy_fill_file()). */
+    int (*map_private)(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge);
     /* Optional hint (NULL: none): a write of [off, off+len) of f follows soon; start what it would
      * wait for (address translation, line fills) now. Never fails, never changes the media. */
     void (*prefetch)(struct snap_backend *b, int f, uint64_t off, size_t len);
@@ -119,9 +120,10 @@ static inline int snap_be_barrier(struct snap_backend *b, int f)
     int e = snap_backend_fault_check(b, SNAP_FAULT_BARRIER);
     return e ? e : b->ops->barrier(b, f);
 }
-static inline int snap_be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+static inline int snap_be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len,
+                                      int huge)
 {
-    return b->ops->map_private(b, addr, off, len);
+    return b->ops->map_private(b, addr, off, len, huge);
 }
 static inline int snap_be_reserve(struct snap_backend *b, int f, uint64_t off, size_t len)
 {
@@ -145,28 +147,6 @@ static inline void snap_be_close(struct snap_backend *b)
 }
 
 /* Helpers shared by the back ends over real files (backend.c). */
-
-/* map_private for a file: make [addr, addr+len) a private copy of fd's bytes [off, off+len).
- * By default a MAP_PRIVATE mapping of the file, filled lazily by the kernel; on a file system
- * whose faults allocate holes even to read them (tmpfs: see space.h), the holes are mapped as
- * anonymous memory instead, so that no store into the copy can die of SIGBUS when the file
- * system is full (past 1024 data extents the rest's holes are allocated instead; -ENOSPC if they
- * cannot be). With huge pages asked for (hugepage.h), anonymous memory with MADV_HUGEPAGE filled
- * with pread from the file's data extents only, so holes cost neither time nor memory; but the
- * mapping of the file again if the data to read exceeds snap_memory_budget(). addr, off and len
- * page-aligned (else SNAP_E_INVAL);
- * off + len must not pass the end of the file's last page (SNAP_E_RANGE). On failure the range is
- * left reserved (PROT_NONE), never unmapped. */
-int snap_backend_fill_copy(int fd, void *addr, uint64_t off, size_t len);
-
-/* The argument checks of map_private, for a data file of file_size bytes: 0, SNAP_E_INVAL or
- * SNAP_E_RANGE (never for len 0). */
-int snap_backend_check_copy_range(void *addr, uint64_t off, size_t len, uint64_t file_size);
-
-/* Map [addr, addr+len) (page-aligned, inside the arena) as fresh, private, zero memory for the DRAM
- * copy, with huge pages if asked for (hugepage.h). On failure: -errno, and the range is reserved
- * again. */
-int snap_backend_map_anon(void *addr, size_t len);
 
 /* Change fd's size from old_size to new_size. With `prealloc`, an extension allocates its blocks
  * (fallocate) so that stores through a shared mapping cannot fault with SIGBUS on a full disk: the

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "copy.h"
 #include "space.h"
 #include "testkit.h"
 
@@ -165,9 +166,9 @@ static int file_barrier(struct snap_backend *b, int which)
     return fdatasync(fb(b)->fd[which]) ? -errno : 0;
 }
 
-static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
 {
-    return snap_backend_fill_copy(fb(b)->fd[SNAP_DATA], addr, off, len);
+    return snap_copy_fill_file(fb(b)->fd[SNAP_DATA], addr, off, len, huge);
 }
 
 static int file_next_data(struct snap_backend *b, int which, uint64_t off, uint64_t *out)

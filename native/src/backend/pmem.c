@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "copy.h"
 #include "space.h"
 
 struct pmem_file {
@@ -260,9 +261,9 @@ static int pmem_reserve(struct snap_backend *b, int which, uint64_t off, size_t 
     return rc ? rc : snap_space_reserve(&p->space, p->fd, p->size, off, len);
 }
 
-static int pmem_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+static int pmem_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
 {
-    return snap_backend_fill_copy(pf(b, SNAP_DATA)->fd, addr, off, len);
+    return snap_copy_fill_file(pf(b, SNAP_DATA)->fd, addr, off, len, huge);
 }
 
 static int pmem_next_data(struct snap_backend *b, int which, uint64_t off, uint64_t *out)

@@ -79,7 +79,7 @@ static int ro_barrier(struct snap_backend *b, int which)
     return -EROFS;
 }
 
-static int ro_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+static int ro_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
 {
     return -EROFS;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "copy.h"
 
 #define LINE_SHIFT 6
 #define LINE 64u
@@ -550,13 +551,13 @@ static int be_barrier(struct snap_backend *b, int which)
 
 /* The DRAM copy is anonymous memory filled from the cache image, as the file back ends fill theirs
  * from the file, with the same bounds. */
-static int be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len)
+static int be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
 {
     const struct image *im = &be_file(b, SNAP_DATA)->cache;
-    int rc = snap_backend_check_copy_range(addr, off, len, im->size);
+    int rc = snap_copy_check_range(addr, off, len, im->size);
     if (rc || len == 0)
         return rc;
-    if ((rc = snap_backend_map_anon(addr, len)) != 0)
+    if ((rc = snap_copy_map_zeros(addr, len, huge)) != 0)
         return rc;
     uint64_t filled = min_u64(im->hw, off + len); /* the rest is zero, as fresh memory is */
     if (filled > off)
