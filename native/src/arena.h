@@ -35,7 +35,7 @@ void snap_arena_free(uintptr_t base, uint64_t reserve);
 /* The region owning addr, or NULL. Lock-free. */
 struct snap_region *snap_arena_lookup(uintptr_t addr);
 
-/* Held across fork() by region.c's pthread_atfork() handlers, so that a child never inherits the
+/* Held across fork() by process.c's pthread_atfork() handlers, so that a child never inherits the
  * arena's lock held by a thread it does not have. */
 void snap_arena_fork_lock(void);
 void snap_arena_fork_unlock(void);

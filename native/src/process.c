@@ -13,8 +13,8 @@
  * The lock. A flock() belongs to an open file description and lasts until the last reference to
  * that description goes: a descriptor, but also a mapping made through one. So the data file is
  * mapped (the DRAM copy, the file back end's shared view, libpmem's mapping through /proc) through a
- * descriptor with a description of its own (region.c, reopen_data()), and only lock_fd refers to the one
- * holding the lock. The atfork child handler closes the child's copy of every lock_fd, so a forked
+ * descriptor with a description of its own (region.c, reopen_data()), and only lock_fd refers to
+ * the one holding the lock. The atfork child handler closes the child's copy of every lock_fd, so a forked
  * child never keeps the region locked once the parent has closed it or died; every descriptor is
  * O_CLOEXEC, so an exec'd child holds none at all. Where /proc/self/fd cannot reopen the file, the
  * data descriptor is a duplicate (F_DUPFD_CLOEXEC) and a forked child's mappings keep the lock

@@ -5,7 +5,8 @@ package org.snapshot;
  * Options for {@link PersistentRegion#open(java.nio.file.Path, Options)} and
  * {@link PersistentRegion#create(java.nio.file.Path, long, Options)}; immutable, each setter returns
  * a copy. {@code Options.defaults()}: {@link Backend#AUTO}, reservation = size rounded up to 1 GiB,
- * 64 MiB of log between checkpoints, mode 0644, concurrent writers allowed, pages faulted in lazily.
+ * 64 MiB of log between checkpoints, mode 0644, concurrent writers allowed, pages faulted in lazily,
+ * 4 KiB pages.
  */
 public final class Options {
     final Backend backend;
@@ -15,9 +16,10 @@ public final class Options {
     final boolean exclusive;
     final boolean noConcurrentWriters;
     final boolean populate;
+    final boolean hugepages;
 
     private Options(Backend backend, long maxSize, long logCapacity, int mode, boolean exclusive,
-            boolean noConcurrentWriters, boolean populate) {
+            boolean noConcurrentWriters, boolean populate, boolean hugepages) {
         this.backend = backend;
         this.maxSize = maxSize;
         this.logCapacity = logCapacity;
@@ -25,9 +27,11 @@ public final class Options {
         this.exclusive = exclusive;
         this.noConcurrentWriters = noConcurrentWriters;
         this.populate = populate;
+        this.hugepages = hugepages;
     }
 
-    private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false, false);
+    private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false, false,
+            false);
 
     public static Options defaults() {
         return DEFAULTS;
@@ -38,7 +42,8 @@ public final class Options {
         if (b == null) {
             throw new NullPointerException("backend");
         }
-        return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate);
+        return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
+                hugepages);
     }
 
     /** Address space reserved for the region (0: its size rounded up to 1 GiB). */
@@ -46,7 +51,8 @@ public final class Options {
         if (bytes < 0) {
             throw new IllegalArgumentException("maxSize < 0: " + bytes);
         }
-        return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters, populate);
+        return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters, populate,
+                hugepages);
     }
 
     /**
@@ -58,7 +64,8 @@ public final class Options {
         if (bytes < 0) {
             throw new IllegalArgumentException("logCapacity < 0: " + bytes);
         }
-        return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters, populate);
+        return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters, populate,
+                hugepages);
     }
 
     /** Permissions of a created data file, e.g. {@code 0600} (0: 0644). The log copies them. */
@@ -66,12 +73,14 @@ public final class Options {
         if ((mode & ~07777) != 0) {
             throw new IllegalArgumentException("mode: " + Integer.toOctalString(mode));
         }
-        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate);
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
+                hugepages);
     }
 
     /** With create(): fail if the data file exists. */
     public Options exclusive(boolean on) {
-        return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters, populate);
+        return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters, populate,
+                hugepages);
     }
 
     /**
@@ -82,7 +91,8 @@ public final class Options {
      * seccomp filter): without it the open throws {@link MembarrierUnavailableException}.
      */
     public Options noConcurrentWriters(boolean on) {
-        return new Options(backend, maxSize, logCapacity, mode, exclusive, on, populate);
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, on, populate,
+                hugepages);
     }
 
     /**
@@ -90,7 +100,7 @@ public final class Options {
      * the first access to each page: the core does it (SNAP_POPULATE in snapshot.h), before the
      * region is handed out. By default the copy is a private mapping of the data file, so without
      * this the first read and the first write of each page fault separately (the write copies the
-     * page); with SNAPSHOT_HUGEPAGES=1 in the environment the core fills the copy at open anyway,
+     * page); with {@link #hugepages(boolean)} the core fills the copy at open anyway,
      * and this adds only the holes. Open then takes about a copy of the file longer and the whole
      * size becomes resident; the first pass of stores gets cheaper (a 1.2 GB YCSB table reopened:
      * first updates 4.3-5.8 us instead of 6.5; java/README.md, "Performance"). Default false.
@@ -100,13 +110,30 @@ public final class Options {
      * usual.
      */
     public Options populate(boolean on) {
-        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on);
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on,
+                hugepages);
+    }
+
+    /**
+     * Put the region's DRAM copy (and the dirty bitmap of a region up to 16 GiB) on transparent huge
+     * pages: the core (SNAP_HUGEPAGES in snapshot.h) then reads the file's data into anonymous memory
+     * advised MADV_HUGEPAGE at open, unless it exceeds half of physical memory. Fewer TLB misses and
+     * page faults for stores all over a large region; in exchange the data is read at open and stays
+     * resident until close, a first store into an unwritten part makes 2 MiB resident, and on some
+     * virtual machines fresh huge pages cost host faults (docs/ARCHITECTURE.md, "Huge pages": measure
+     * before turning it on). Default false. SNAPSHOT_HUGEPAGES=1 or =0 in the environment overrides
+     * it either way. Advice only: without THP the copy keeps 4 KiB pages.
+     */
+    public Options hugepages(boolean on) {
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
+                on);
     }
 
     @Override
     public String toString() {
         return "Options[backend=" + backend + ", maxSize=" + maxSize + ", logCapacity=" + logCapacity
                 + ", mode=0" + Integer.toOctalString(mode) + ", exclusive=" + exclusive
-                + ", noConcurrentWriters=" + noConcurrentWriters + ", populate=" + populate + "]";
+                + ", noConcurrentWriters=" + noConcurrentWriters + ", populate=" + populate
+                + ", hugepages=" + hugepages + "]";
     }
 }

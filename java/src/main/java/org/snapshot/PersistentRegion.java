@@ -79,6 +79,9 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         if (o.populate) {
             flags |= SnapshotNative.POPULATE;
         }
+        if (o.hugepages) {
+            flags |= SnapshotNative.HUGEPAGES;
+        }
         if (size > Mapping.MAX_RESERVE || o.maxSize > Mapping.MAX_RESERVE) {
             throw new IllegalArgumentException("regions opened from Java are limited to "
                     + (Mapping.MAX_RESERVE >> 30) + " GiB");

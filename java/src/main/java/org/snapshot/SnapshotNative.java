@@ -59,7 +59,8 @@ final class SnapshotNative {
             E_FORKED = -30084, E_MISMATCH = -30083;
 
     // snap_options.flags
-    static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4, POPULATE = 0x8;
+    static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4, POPULATE = 0x8,
+            HUGEPAGES = 0x10;
 
     // snapshot_foreign.h: enum snap_foreign_layout_index, SNAP_FOREIGN_STATS_COUNT
     static final int L_ABI = 0, L_BASE = 1, L_SIZE = 2, L_RESERVE = 3, L_LINE_SHIFT = 4,

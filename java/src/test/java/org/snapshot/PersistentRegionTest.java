@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -334,6 +335,46 @@ class PersistentRegionTest {
             assertEquals(pattern[0], r.getByte(0));
             assertEquals(pattern[SIZE - 1], r.getByte(SIZE - 1));
         }
+    }
+
+    @Test
+    void hugepagesReachTheCore() throws IOException {
+        // The core advises MADV_HUGEPAGE on the copy (SNAP_HUGEPAGES): smaps shows it as "hg" in
+        // the mapping's VmFlags whether or not THP then backs it with huge pages.
+        Assumptions.assumeTrue(Files.exists(Path.of("/sys/kernel/mm/transparent_hugepage/enabled")),
+                "no transparent huge pages in this kernel");
+        Assumptions.assumeTrue(System.getenv("SNAPSHOT_HUGEPAGES") == null,
+                "SNAPSHOT_HUGEPAGES overrides the option");
+        Options o = Options.defaults().hugepages(true);
+        assertTrue(o.toString().contains("hugepages=true"));
+        try (PersistentRegion r = PersistentRegion.create(dir.resolve("huge"), SIZE, o)) {
+            assertTrue(vmFlags(r.map.base).contains(" hg"), "copy not advised huge pages");
+            r.putLong(8, 42);
+            r.msync();
+        }
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("huge"), o)) { // read in
+            assertTrue(vmFlags(r.map.base).contains(" hg"), "reopened copy not advised");
+            assertEquals(42, r.getLong(8));
+        }
+        try (PersistentRegion r = PersistentRegion.open(dir.resolve("huge"))) { // off by default
+            assertFalse(vmFlags(r.map.base).contains(" hg"), "advised without the option");
+        }
+    }
+
+    /** The "VmFlags:" line of the mapping that holds {@code address}, from /proc/self/smaps. */
+    static String vmFlags(long address) throws IOException {
+        boolean in = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            int dash = line.indexOf('-'), space = line.indexOf(' ');
+            if (dash > 0 && dash < space && line.substring(0, dash).matches("[0-9a-f]+")) {
+                long lo = Long.parseUnsignedLong(line.substring(0, dash), 16);
+                long hi = Long.parseUnsignedLong(line.substring(dash + 1, space), 16);
+                in = Long.compareUnsigned(lo, address) <= 0 && Long.compareUnsigned(address, hi) < 0;
+            } else if (in && line.startsWith("VmFlags:")) {
+                return line;
+            }
+        }
+        throw new AssertionError("no mapping at 0x" + Long.toHexString(address));
     }
 
     /** "Anonymous:" of the mapping that starts at {@code address}, from /proc/self/smaps, in kB. */
