@@ -172,7 +172,7 @@ final class Mapping {
      * separate tiny method with no call in it: when it also called the slow path, C2 compiled the
      * slow path into it, found it "already compiled into a big method" and stopped inlining it into
      * the accessors — every store then paid an out-of-line call (random putLongs over 1 MiB: 3.7-4.2
-     * ns before the split, 2.7 ns after; java/README.md, "Performance").
+     * ns before the split, 2.7 ns after; benchmarks/java-notes.md).
      */
     boolean marked(long at, int len) {
         // at >>> 12: the line's word; 1L << (at >>> 6): its bit (Java shifts by the low 6 bits).

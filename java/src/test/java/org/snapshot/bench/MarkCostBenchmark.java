@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * instead of the call; and card marking (an unconditional byte store per line, optionally a summary
  * byte per 4 KiB, with a volatile or a plain closed flag), the floor of per-store tracking. Against
  * the same loop over a direct ByteBuffer. Shows why a per-store check cannot reach a buffer's
- * speed: java/README.md, "Performance". Uses sun.misc.Unsafe: run on JDK
+ * speed: benchmarks/java-notes.md. Uses sun.misc.Unsafe: run on JDK
  * 17 to 23.
  */
 @State(Scope.Benchmark)
