@@ -165,6 +165,9 @@ extern "C" {
 #define SNAP_VERSION_MAJOR 0
 #define SNAP_VERSION_MINOR 1
 
+/* The sidecar log is named the data file's name + this ("Files" above). */
+#define SNAP_LOG_SUFFIX ".snaplog"
+
 /* ---- Error codes ----------------------------------------------------------------------------------
  * One contiguous block, well below any -errno value. snap_strerror(code) returns a message for every
  * one of them and for -errno values, snap_strerrorname(code) its name; both read the one table in

@@ -45,16 +45,18 @@ final class Errors {
     /** What to do about a code, or "" when the description says it all. */
     private static String advice(String name, String path) {
         String p = path == null ? "FILE" : path;
+        String suffix = SnapshotNative.LOG_SUFFIX, log = p + suffix;
         switch (name) {
             case "SNAP_E_LOCKED":
                 return "Close the other handle on this file, or stop the process that holds it: a "
                         + "file can be open in one region at a time.";
             case "SNAP_E_CORRUPT":
                 return "Nothing was changed. Run `snapshot verify " + p + "` to see which record is "
-                        + "damaged; restore the file and its .snaplog from a backup, or move the "
-                        + ".snaplog away to accept the data file's last checkpointed bytes.";
+                        + "damaged; restore the file and its " + suffix + " from a backup, or "
+                        + "move the " + suffix + " away to accept the data file's last "
+                        + "checkpointed bytes.";
             case "SNAP_E_BADMAGIC":
-                return "Nothing was changed. " + p + ".snaplog belongs to another program; move it "
+                return "Nothing was changed. " + log + " belongs to another program; move it "
                         + "away if the data file is yours.";
             case "SNAP_E_VERSION":
                 return "Nothing was changed. Open it with the Snapshot version that wrote it.";
@@ -65,7 +67,7 @@ final class Errors {
                 return "Committed bytes are missing; nothing was changed. Restore the data file to "
                         + "at least its committed size (`snapshot inspect " + p + "` shows it).";
             case "SNAP_E_SYMLINK":
-                return "Replace " + p + ".snaplog by a regular file (or remove it) if you trust it.";
+                return "Replace " + log + " by a regular file (or remove it) if you trust it.";
             case "SNAP_E_PANIC":
                 return "Close the region and open it again: recovery restores the last commit.";
             case "SNAP_E_NOSPACE":
@@ -90,7 +92,7 @@ final class Errors {
                         + "file the log is bound to; `snapshot rebind " + p + "` accepts the files "
                         + "as they are (a restore made without xattrs, a log deleted).";
             case "EPERM":
-                return "If " + p + ".snaplog has another owner than the data file or other hard "
+                return "If " + log + " has another owner than the data file or other hard "
                         + "links, it is refused: remove it (or the other links) if you trust it. "
                         + "Only the data file's owner (or root) can create it.";
             case "ENOENT":

@@ -58,6 +58,9 @@ final class SnapshotNative {
     // snapshot.h: the SNAP_E_* codes, one contiguous block (names and messages: errors.c, Errors)
     static final int E_FIRST = snapErrorFirst(), E_LAST = snapErrorLast();
 
+    // snapshot.h: the sidecar log's name is the data file's + this
+    static final String LOG_SUFFIX = snapLogSuffix();
+
     // snapshot.h: snap_options.flags
     static final int CREATE = snapCreate(), EXCL = snapExcl(),
             NO_CONCURRENT_WRITERS = snapNoConcurrentWriters(), POPULATE = snapPopulate();
@@ -75,6 +78,7 @@ final class SnapshotNative {
 
     @MemberGetter @Name("SNAP_E_FIRST") static native int snapErrorFirst();
     @MemberGetter @Name("SNAP_E_LAST") static native int snapErrorLast();
+    @MemberGetter @Name("SNAP_LOG_SUFFIX") static native @Cast("const char*") String snapLogSuffix();
     @MemberGetter @Name("SNAP_CREATE") static native int snapCreate();
     @MemberGetter @Name("SNAP_EXCL") static native int snapExcl();
     @MemberGetter @Name("SNAP_NO_CONCURRENT_WRITERS") static native int snapNoConcurrentWriters();
