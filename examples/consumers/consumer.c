@@ -1,5 +1,7 @@
-/* consumer.c — a program built against an installed Snapshot with find_package(Snapshot) and
- * snapshot_instrument(): its store into the region is a plain C store, tracked by the clang plugin.
+/* consumer.c — a program built against an installed Snapshot: by any C compiler, tracking its
+ * store with snap_track() (pkgconfig/); or by clang 19 with the installed plugin and
+ * -DTRACKED_BY_PLUGIN, which tracks the plain store itself (pkgconfig/, and cmake/ through
+ * find_package(Snapshot) and snapshot_instrument()).
  *   consumer FILE   create FILE, store a value, msync, close; reopen and check the value is there
  */
 #include <inttypes.h>
@@ -26,7 +28,11 @@ int main(int argc, char **argv)
     if (rc)
         return fail("create", rc);
     uint64_t *cells = snap_base(r);
-    cells[1] = value; /* no snap_track(): the plugin tracks this store, or msync commits nothing */
+    cells[1] = value;
+#ifndef TRACKED_BY_PLUGIN
+    if ((rc = snap_track(r, &cells[1], sizeof cells[1])) != 0)
+        return fail("track", rc);
+#endif
     if ((rc = snap_msync(r)) != 0)
         return fail("msync", rc);
     if ((rc = snap_close(r)) != 0)
