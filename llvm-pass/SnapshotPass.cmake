@@ -1,6 +1,7 @@
 # SnapshotPass.cmake — turn on Snapshot store tracking for a CMake target, in one line:
 #
-#   include(/path/to/snapshot/llvm-pass/SnapshotPass.cmake)
+#   find_package(Snapshot REQUIRED)                          # an installed Snapshot, or
+#   include(/path/to/snapshot/llvm-pass/SnapshotPass.cmake)  # a source tree
 #   snapshot_instrument(myapp)
 #
 # compiles the target's C and C++ sources with the clang plugin (-fpass-plugin=libsnapshot-pass.so)
@@ -10,21 +11,24 @@
 #     NO_LINK   do not link libsnapshot (e.g. a static library whose users link it)
 #     OPTIONS   knobs of the pass, e.g. OPTIONS -snapshot-stats -snapshot-skip-stack=false
 #
-# Where things come from:
-#   the plugin:     the snapshot-pass target if llvm-pass/ is part of this build, else the cache
-#                   variable SNAPSHOT_PASS_PLUGIN (path to libsnapshot-pass.so);
-#   libsnapshot:    the snapshot target if native/ is part of this build, else the cache variable
-#                   SNAPSHOT_LIBRARY (path to libsnapshot.so or libsnapshot_static.a) with headers
-#                   from SNAPSHOT_INCLUDE_DIR.
+# Where things come from, first match wins:
+#   the plugin:     the snapshot-pass target if llvm-pass/ is part of this build; the cache variable
+#                   SNAPSHOT_PASS_PLUGIN (path to libsnapshot-pass.so); the plugin of the installed
+#                   package (SnapshotConfig.cmake names it in the global property
+#                   SNAPSHOT_PASS_PLUGIN_FILE before including this file).
+#   libsnapshot:    the snapshot target if native/ is part of this build; Snapshot::snapshot of the
+#                   installed package; else, from a source tree, the cache variable SNAPSHOT_LIBRARY
+#                   (path to libsnapshot.so or libsnapshot_static.a, default ../build/native) with
+#                   headers from SNAPSHOT_INCLUDE_DIR.
 include_guard(GLOBAL)
 
 set(SNAPSHOT_PASS_PLUGIN "" CACHE FILEPATH "libsnapshot-pass.so, if not built in this project")
-set(SNAPSHOT_LIBRARY "" CACHE FILEPATH "libsnapshot.so or .a, if not built in this project")
-set(SNAPSHOT_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../native/include" CACHE PATH
-    "Directory holding snapshot.h, if libsnapshot is not built in this project")
 
-# An imported target for a libsnapshot built elsewhere.
+# An imported target for a libsnapshot built elsewhere, when this file is used from a source tree.
 if(NOT TARGET snapshot AND NOT TARGET Snapshot::snapshot)
+  set(SNAPSHOT_LIBRARY "" CACHE FILEPATH "libsnapshot.so or .a, if not built in this project")
+  set(SNAPSHOT_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../native/include" CACHE PATH
+      "Directory holding snapshot.h, if libsnapshot is not built in this project")
   if(NOT SNAPSHOT_LIBRARY)
     find_library(_snapshot_found snapshot
                  HINTS ${CMAKE_CURRENT_LIST_DIR}/../build/native ENV SNAPSHOT_LIBRARY_DIR)
@@ -62,14 +66,18 @@ function(snapshot_instrument target)
     endif()
   endforeach()
 
+  get_property(installed_plugin GLOBAL PROPERTY SNAPSHOT_PASS_PLUGIN_FILE)
   if(TARGET snapshot-pass)
-    get_property(plugin GLOBAL PROPERTY SNAPSHOT_PASS_PLUGIN_FILE)
+    set(plugin ${installed_plugin}) # set by llvm-pass/CMakeLists.txt: the target's output
     add_dependencies(${target} snapshot-pass)
   elseif(SNAPSHOT_PASS_PLUGIN)
     set(plugin ${SNAPSHOT_PASS_PLUGIN})
+  elseif(installed_plugin AND EXISTS ${installed_plugin})
+    set(plugin ${installed_plugin})
   else()
-    message(FATAL_ERROR "snapshot_instrument(${target}): set SNAPSHOT_PASS_PLUGIN to the path of "
-      "libsnapshot-pass.so (built from llvm-pass/)")
+    message(FATAL_ERROR "snapshot_instrument(${target}): no libsnapshot-pass.so (looked for "
+      "'${installed_plugin}'); install Snapshot with its plugin (built from llvm-pass/, needs "
+      "LLVM 19) or set SNAPSHOT_PASS_PLUGIN to the path of libsnapshot-pass.so")
   endif()
 
   set(flags "-fpass-plugin=${plugin}")

@@ -11,11 +11,12 @@
 # --quick: 2,000 / 2,000 everywhere, 1 run, rows to $BENCH_BUILD_DIR/ycsb-java/ycsb-java-quick.csv.
 # CSV: suite,workload,system,medium,threads,records,ops,run,seconds,ops_per_sec (the run phase;
 # seconds and ops/sec are YCSB's [OVERALL] RunTime and Throughput). Progress goes to stderr.
-# Environment: SNAPSHOT_JAR (default build/java/standalone/snapshot-*.jar, built if missing),
-# JAVA (default java), BENCH_BUILD_DIR (work files; default build-bench), BENCH_DISK_DIR (default
-# $BENCH_BUILD_DIR/bench-tmp; must be a real disk), SNAPSHOT_POPULATE (default true: the Snapshot
-# binding faults in its region at open, Options.populate; false for the before/after comparison).
-# --csv FILE: where the rows go.
+# The bindings are a Maven consumer of the Snapshot jar: this script runs `mvn -DskipTests install` at
+# the top level (SNAPSHOT_INSTALLED=1: the caller has), then builds them against the local repository.
+# Environment: JAVA (default java), BENCH_BUILD_DIR (work files; default build-bench),
+# BENCH_DISK_DIR (default $BENCH_BUILD_DIR/bench-tmp; must be a real disk), SNAPSHOT_POPULATE
+# (default true: the Snapshot binding faults in its region at open, Options.populate; false for the
+# before/after comparison). --csv FILE: where the rows go.
 set -euo pipefail
 
 die() { echo "run-ycsb-java.sh: $*" >&2; exit 1; }
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --disk-records) drecords=${2:?}; shift ;;
     --disk-ops) dops=${2:?}; shift ;;
     --systems) systems=${2:?}; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
   esac
   shift
@@ -67,15 +68,13 @@ if [[ ,$systems, == *,llpl-pm,* ]] && ! ldconfig -p | grep 'libpmempool\.so\.1 '
   die "llpl needs libpmempool.so.1 (Debian: apt-get install libpmempool1), or leave llpl-pm out (--systems)"
 fi
 
-jar=${SNAPSHOT_JAR:-$repo/build/java/standalone/snapshot-0.1.0-SNAPSHOT.jar}
-if [ ! -f "$jar" ]; then
-  [ -n "${SNAPSHOT_JAR:-}" ] && die "SNAPSHOT_JAR=$jar does not exist"
-  echo "run-ycsb-java.sh: building the Snapshot jar (mvn -DskipTests package at the top level)" >&2
-  (cd "$repo" && mvn -q -DskipTests package >&2) || die "building the Snapshot jar failed"
+if [ "${SNAPSHOT_INSTALLED:-0}" != 1 ]; then
+  echo "run-ycsb-java.sh: installing the Snapshot jar in the local Maven repository (mvn install)" >&2
+  (cd "$repo" && mvn -B -ntp -q -DskipTests install >&2) || die "mvn install of the Snapshot jar failed"
 fi
 echo "run-ycsb-java.sh: building the bindings (mvn, benchmarks/ycsb)" >&2
-mvn -q -f "$here/pom.xml" -DskipTests -Dsnapshot.jar="$jar" package >&2 || die "maven build failed"
-cp="$here/bindings/build/ycsb-bindings-0.1.0-SNAPSHOT.jar:$here/bindings/build/lib/*:$jar"
+mvn -B -ntp -q -f "$here/pom.xml" -DskipTests package >&2 || die "maven build failed"
+cp="$here/bindings/build/ycsb-bindings.jar:$here/bindings/build/lib/*" # lib/: snapshot-*.jar, javacpp...
 
 mkdir -p "$work" "$(dirname "$csv")"
 disk=${BENCH_DISK_DIR:-${BENCH_BUILD_DIR:-$repo/build-bench}/bench-tmp}/ycsb-java

@@ -17,7 +17,7 @@ w=$1 records=$2 ops=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 echo "trace.sh: building the trace generator (mvn, benchmarks/ycsb/trace)" >&2
 mvn -q -f "$here/pom.xml" -pl trace -am -DskipTests package >&2 || die "maven build failed"
-cp="$here/trace/build/ycsb-trace-0.1.0-SNAPSHOT.jar:$here/trace/build/lib/*"
+cp="$here/trace/build/ycsb-trace.jar:$here/trace/build/lib/*"
 
 mkdir -p "$outdir"
 for phase in load run; do

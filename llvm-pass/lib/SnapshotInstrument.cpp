@@ -70,6 +70,11 @@
 //   clang-19 -fplugin=libsnapshot-pass.so -fpass-plugin=libsnapshot-pass.so -mllvm -snapshot-stats
 //   -snapshot-count-dynamic (measuring only) also counts at run time every write seen, by what the
 //   pass did with it, and every hook run, in the arena, slow path: see runtime/snapshot_count.h.
+//
+// ONE SOURCE
+//   The hook is the fast path of the marking protocol written in native/src/dirty_map.h; the
+//   numbers in the IR above (30, 12, 6, 63, 4096) are those of native/include/snapshot_layout.h,
+//   which this file is compiled against, and the slot's shape is struct snap_arena_slot.
 //==============================================================================
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -96,16 +101,21 @@
 
 #include "snapshot_count.h"
 #include "snapshot_hook.h"
+#include "snapshot_layout.h"
 
 using namespace llvm;
 
 #define DEBUG_TYPE "snapshot-instrument"
 
-// The layout the inline hook reads is libsnapshot's, from its header; the IR mirrors it as
-// { i64 base, i64 size, ptr dirty } on 64-bit targets.
+// The layout the inline hook reads is libsnapshot's, from its headers (snapshot_layout.h); the IR
+// mirrors struct snap_arena_slot as { i64 base, i64 size, ptr dirty } on 64-bit targets.
 static constexpr unsigned SnapLineShift = SNAP_LINE_SHIFT;
+static constexpr uint64_t SnapLineBytes = uint64_t(1) << SNAP_LINE_SHIFT;
+static constexpr unsigned SnapWordShift = SNAP_DIRTY_WORD_SHIFT; // bits per bitmap word, log2
 static constexpr unsigned SnapSlotShift = SNAP_SLOT_SHIFT;
-static_assert(SnapLineShift == 6, "the inline bit test assumes 64-byte lines, 64 per bitmap word");
+// Bytes one bitmap word covers: a write no longer than this can be tested against one word.
+static constexpr uint64_t SnapWordSpan = uint64_t(1) << (SNAP_LINE_SHIFT + SNAP_DIRTY_WORD_SHIFT);
+static_assert(SnapWordShift == 6, "bitmap words are emitted as i64");
 static_assert(offsetof(snap_arena_slot, base) == 0 && offsetof(snap_arena_slot, size) == 8 &&
                   offsetof(snap_arena_slot, dirty) == 16 && sizeof(snap_arena_slot) == 24,
               "struct snap_arena_slot changed: update SlotTy in declareRuntime()");
@@ -137,7 +147,8 @@ static cl::opt<bool> ClMergeStores(
     "snapshot-merge-stores", cl::init(true), cl::Hidden,
     cl::desc("One hook for plain stores to a common base in a basic block, with nothing between "
              "them that may synchronize (a call, an atomic, a fence)"));
-static cl::opt<unsigned> ClMergeSpan("snapshot-merge-span", cl::init(64), cl::Hidden,
+static cl::opt<unsigned> ClMergeSpan("snapshot-merge-span", cl::init(unsigned(SnapLineBytes)),
+                                     cl::Hidden,
                                      cl::desc("Largest range, in bytes, one merged hook covers"));
 static cl::opt<bool> ClPrintStats("snapshot-stats", cl::init(false), cl::Hidden,
                                   cl::desc("Print the pass's counters to stderr for each module"));
@@ -259,13 +270,13 @@ std::optional<AtomicCall> atomicLibCall(StringRef Name) {
   return AtomicCall{0, -1, Size};
 }
 
-// A write of Size bytes aligned to Alignment stays inside one 64-byte line (regions start on a slot
+// A write of Size bytes aligned to Alignment stays inside one line (regions start on a slot
 // boundary, so an address's alignment is its offset's alignment).
 bool fitsOneLine(TypeSize Size, Align Alignment) {
   if (Size.isScalable())
     return false;
   uint64_t N = Size.getFixedValue();
-  return N && isPowerOf2_64(N) && N <= 64 && Alignment.value() >= N;
+  return N && isPowerOf2_64(N) && N <= SnapLineBytes && Alignment.value() >= N;
 }
 
 // Whether I may order the stores before it with respect to another thread or to an msync: a call
@@ -721,13 +732,13 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   Value *Ok = B.CreateAnd(B.CreateIsNotNull(Dirty), B.CreateICmpULT(Off, Size));
   Value *Last = nullptr;
   if (!OneLine) {
-    // Several lines, all under one bitmap word (64 lines, 4 KiB): 1 <= len <= 4096 (so that
-    // off + len - 1 cannot overflow) and the first and last line in the same word.
+    // Several lines, all under one bitmap word (SnapWordSpan bytes): 1 <= len <= SnapWordSpan (so
+    // that off + len - 1 cannot overflow) and the first and last line in the same word.
     Value *One = ConstantInt::get(IntPtrTy, 1);
     Last = B.CreateAdd(Off, B.CreateSub(N, One), "snap.last");
-    Value *Fits = B.CreateICmpULT(B.CreateSub(N, One), ConstantInt::get(IntPtrTy, 4096));
-    Value *SameWord = B.CreateICmpEQ(B.CreateLShr(Off, SnapLineShift + 6),
-                                     B.CreateLShr(Last, SnapLineShift + 6));
+    Value *Fits = B.CreateICmpULT(B.CreateSub(N, One), ConstantInt::get(IntPtrTy, SnapWordSpan));
+    Value *SameWord = B.CreateICmpEQ(B.CreateLShr(Off, SnapLineShift + SnapWordShift),
+                                     B.CreateLShr(Last, SnapLineShift + SnapWordShift));
     if (auto *C = dyn_cast<ConstantInt>(Fits); !C || !C->isOne()) // true for a constant len
       SameWord = B.CreateAnd(SameWord, Fits);
     Ok = B.CreateAnd(Ok, SameWord);
@@ -738,12 +749,13 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
 
   B.SetInsertPoint(Test);
   Value *Line = B.CreateLShr(Off, SnapLineShift, "snap.line");
-  Value *WordP = B.CreateGEP(Int64Ty, Dirty, B.CreateLShr(Line, 6));
+  Value *WordP = B.CreateGEP(Int64Ty, Dirty, B.CreateLShr(Line, SnapWordShift));
   // Acquire, as the C hook: a bit set by another thread's marker orders that marker's entry into
   // the gate before this thread's later snap_msync() (native/src/dirty_map.h). A plain move on x86.
   Value *Word = AtomicLoad(Int64Ty, WordP, AtomicOrdering::Acquire, "snap.word");
-  Value *M63 = ConstantInt::get(IntPtrTy, 63);
-  Value *FirstBit = B.CreateZExtOrTrunc(B.CreateAnd(Line, M63), Int64Ty);
+  const uint64_t BitMask = (uint64_t(1) << SnapWordShift) - 1; // a line's bit in its word
+  Value *BitMaskV = ConstantInt::get(IntPtrTy, BitMask);
+  Value *FirstBit = B.CreateZExtOrTrunc(B.CreateAnd(Line, BitMaskV), Int64Ty);
   Value *Marked;
   if (OneLine) {
     Marked = B.CreateIsNotNull(B.CreateAnd(Word, B.CreateShl(ConstantInt::get(Int64Ty, 1), FirstBit)),
@@ -751,10 +763,10 @@ void Instrumenter::emitHook(BasicBlock::iterator Pt, const DebugLoc &Loc, Value 
   } else {
     // Bits first..last of the word: all set?
     Value *LastBit = B.CreateZExtOrTrunc(
-        B.CreateAnd(B.CreateLShr(Last, SnapLineShift), M63), Int64Ty);
+        B.CreateAnd(B.CreateLShr(Last, SnapLineShift), BitMaskV), Int64Ty);
     Value *AllOnes = ConstantInt::getAllOnesValue(Int64Ty);
     Value *Mask = B.CreateAnd(B.CreateShl(AllOnes, FirstBit),
-                              B.CreateLShr(AllOnes, B.CreateSub(ConstantInt::get(Int64Ty, 63),
+                              B.CreateLShr(AllOnes, B.CreateSub(ConstantInt::get(Int64Ty, BitMask),
                                                                 LastBit)),
                               "snap.mask");
     Marked = B.CreateICmpEQ(B.CreateAnd(Word, Mask), Mask, "snap.marked");

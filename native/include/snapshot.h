@@ -166,9 +166,13 @@ extern "C" {
 #define SNAP_VERSION_MAJOR 0
 #define SNAP_VERSION_MINOR 1
 
+/* The sidecar log is named the data file's name + this ("Files" above). */
+#define SNAP_LOG_SUFFIX ".snaplog"
+
 /* ---- Error codes ----------------------------------------------------------------------------------
  * One contiguous block, well below any -errno value. snap_strerror(code) returns a message for every
- * one of them and for -errno values. */
+ * one of them and for -errno values, snap_strerrorname(code) its name; both read the one table in
+ * errors.c. A new code goes before SNAP_E_LAST (moved to it) with its row in errors.c. */
 enum snap_error {
     SNAP_OK = 0,
     SNAP_E_FIRST = -30100,
@@ -209,6 +213,10 @@ enum snap_error {
 
 /* Message for any code this library returns (SNAP_E_*, -errno, 0). Never NULL; thread-safe. */
 const char *snap_strerror(int err);
+
+/* Name of a code: "SNAP_E_CORRUPT" for SNAP_E_CORRUPT, the errno's name ("ENOSPC") for -ENOSPC,
+ * "SNAP_OK" for 0, "unknown" for anything else. Never NULL; a static string; thread-safe. */
+const char *snap_strerrorname(int err);
 
 /* ---- Opening ------------------------------------------------------------------------------------ */
 

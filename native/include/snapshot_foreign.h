@@ -1,8 +1,8 @@
 /* snapshot_foreign.h — entry points for callers in other languages (the Java binding, JNA users).
  *
- * The Java binding writes a region from Java: it needs the DRAM copy's address and the dirty bitmap's
- * layout (to mark lines itself, see dirty_map.h), flat arguments instead of structs, and a close that
- * cannot crash a thread still touching the region. Plain C programs use snapshot.h alone.
+ * The Java binding writes a region from Java: it needs the DRAM copy's address and the dirty map's
+ * addresses (to mark lines itself, see snapshot_layout.h), flat arguments instead of structs, and a
+ * close that cannot crash a thread still touching the region. Plain C programs use snapshot.h alone.
  *
  * Quarantined close. snap_close() returns the region's address range to PROT_NONE (a late store
  * faults) and unmaps its bitmap. A managed runtime cannot always prove that no thread is between its
@@ -36,23 +36,20 @@ extern "C" {
 int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
                       uint64_t log_capacity, uint32_t mode, snap_region **out);
 
-/* Indices into the array filled by snap_foreign_layout(). Level l of the dirty bitmap (l <
- * out[SNAP_FOREIGN_L_LEVELS]) starts at address out[SNAP_FOREIGN_L_LEVEL0 + 2*l] and holds
- * out[SNAP_FOREIGN_L_LEVEL0 + 2*l + 1] 64-bit words; level 0 has one bit per 64-byte line (bit
- * line & 63 of word line >> 6), each higher level one bit per word of the level below. Every
- * level's address is 64-byte aligned. A marker in another language follows the marking protocol of
- * native/src/dirty_map.h: out[SNAP_FOREIGN_L_GATE] is the address of the gate, three 64-bit words
- * at byte offsets 0 (the epoch), 64 and 72 (the in-flight counters for even and odd epochs); its
- * slow path enters the gate before its first atomic OR and leaves it after its last. */
+/* Indices into the array filled by snap_foreign_layout(): a region's addresses, in the layout of
+ * snapshot_layout.h. Level l of the dirty map (l < out[SNAP_FOREIGN_L_LEVELS]) starts at address
+ * out[SNAP_FOREIGN_L_LEVEL0 + 2*l] and holds out[SNAP_FOREIGN_L_LEVEL0 + 2*l + 1] words;
+ * out[SNAP_FOREIGN_L_GATE] is the address of the marking gate. A marker in another language follows
+ * the marking protocol of native/src/dirty_map.h. */
 enum snap_foreign_layout_index {
     SNAP_FOREIGN_L_ABI = 0,     /* SNAP_FOREIGN_ABI */
     SNAP_FOREIGN_L_BASE,        /* snap_base() */
     SNAP_FOREIGN_L_SIZE,        /* snap_size() */
     SNAP_FOREIGN_L_RESERVE,     /* bytes of address space reserved from base (>= size) */
     SNAP_FOREIGN_L_LINE_SHIFT,  /* SNAP_LINE_SHIFT */
-    SNAP_FOREIGN_L_LEVELS,      /* levels of the dirty bitmap, 1..8 */
+    SNAP_FOREIGN_L_LEVELS,      /* levels of the dirty map, 1 .. SNAP_DIRTY_MAX_LEVELS */
     SNAP_FOREIGN_L_LEVEL0,      /* first (address, words) pair */
-    SNAP_FOREIGN_L_GATE = SNAP_FOREIGN_L_LEVEL0 + 2 * 8, /* the marking gate, see below */
+    SNAP_FOREIGN_L_GATE = SNAP_FOREIGN_L_LEVEL0 + 2 * SNAP_DIRTY_MAX_LEVELS, /* the marking gate */
     SNAP_FOREIGN_L_COUNT
 };
 

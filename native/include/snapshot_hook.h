@@ -1,16 +1,14 @@
 /* snapshot_hook.h — the store hook's inline fast path, called after every store the plugin instruments.
  *
  * All regions live in one reserved virtual range, the arena [snap_arena_lo, snap_arena_lo +
- * snap_arena_len). The arena is cut into 1 GiB slots; a region occupies consecutive slots, each of
- * which points at the region's base, size and level-0 dirty bitmap (one bit per 64-byte line). So:
+ * snap_arena_len), cut into slots (snapshot_layout.h); a region occupies consecutive slots, each of
+ * which points at the region's base, size and level-0 dirty bitmap. So:
  *   - a store outside the arena costs one subtraction and one compare (snap_arena_len is 0 until the
  *     first region is opened, so nothing is ever taken before that);
  *   - a store inside one line that is already marked costs two loads and a test;
- *   - anything else (first store to a line, a store spanning lines) calls snap_track_slow(), which
- *     marks the bitmap and its summary levels with atomic ORs (the marking protocol and why an
- *     already-set bit is enough are in native/src/dirty_map.h).
- * The hook runs after the store ("mark after the store"), so that a concurrent snap_msync() that
- * clears the bit before copying either sees the new bytes or sees the bit set again.
+ *   - anything else (first store to a line, a store spanning lines) calls snap_track_slow().
+ * This is the fast path of the marking protocol (native/src/dirty_map.h, which also says why an
+ * already-set bit is enough); snap_track_slow() is its slow path.
  * Include <snapshot.h> rather than this file.
  */
 #ifndef SNAPSHOT_HOOK_H
@@ -19,12 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "snapshot_layout.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define SNAP_LINE_SHIFT 6  /* 64-byte lines */
-#define SNAP_SLOT_SHIFT 30 /* 1 GiB arena slots */
 
 /* One entry per arena slot. Written only while the region is opened, grown or closed. */
 struct snap_arena_slot {
@@ -52,11 +49,14 @@ static inline void snap_hook_store(const void *addr, size_t len)
         &__atomic_load_n(&snap_arena_slots, __ATOMIC_RELAXED)[rel >> SNAP_SLOT_SHIFT];
     uint64_t *dirty = __atomic_load_n(&s->dirty, __ATOMIC_RELAXED);
     uint64_t off = (uintptr_t)addr - __atomic_load_n(&s->base, __ATOMIC_RELAXED);
-    if (dirty && len <= 64 - (off & 63) && off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
+    const uint64_t line_bytes = (uint64_t)1 << SNAP_LINE_SHIFT;
+    if (dirty && len <= line_bytes - (off & (line_bytes - 1)) &&
+        off < __atomic_load_n(&s->size, __ATOMIC_RELAXED)) {
         uint64_t line = off >> SNAP_LINE_SHIFT;
         /* Acquire (a plain move on x86): a bit set by another thread's marker orders that
          * marker's entry into the gate before this thread's later snap_msync() (dirty_map.h). */
-        if (__atomic_load_n(&dirty[line >> 6], __ATOMIC_ACQUIRE) & (1ull << (line & 63)))
+        if (__atomic_load_n(&dirty[line >> SNAP_DIRTY_WORD_SHIFT], __ATOMIC_ACQUIRE) &
+            (1ull << (line & 63)))
             return;
     }
     snap_track_slow(addr, len);

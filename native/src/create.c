@@ -187,7 +187,7 @@ int snap_data_open(const char *path, const snap_options *o, int *created)
 void snap_data_discard(const char *path, int fd, int remove_log)
 {
     char *log = NULL;
-    if (remove_log && asprintf(&log, "%s.snaplog", path) >= 0) {
+    if (remove_log && asprintf(&log, "%s" SNAP_LOG_SUFFIX, path) >= 0) {
         unlink(log);
         free(log);
     }

@@ -6,8 +6,10 @@
  * one load and a test. Collecting walks down from the top, atomically swapping each visited word to
  * zero *parent before child*, so it costs O(dirty lines x levels) whatever the region's size.
  *
- * THE MARKING PROTOCOL (every marker follows it: snap_dirty_mark here, the inline hook in
- * snapshot_hook.h and the IR the clang plugin emits for it, org.snapshot.Mapping in Java)
+ * THE MARKING PROTOCOL, written here once. Every marker follows it: snap_dirty_mark here, the
+ * inline hook in snapshot_hook.h, the IR the clang plugin emits for it, and org.snapshot.Mapping in
+ * Java; they cite this comment rather than restate it. The numbers it works on (line size, word
+ * size, levels, the gate's offsets) are defined once in include/snapshot_layout.h.
  *
  *   fast path   after the store, load the line's level-0 word (acquire); bit set: done.
  *   slow path   enter the gate; for each word: if its bits are not all set, atomic OR them in, and
@@ -35,7 +37,8 @@
  *
  * A line marked during a collection is either returned by it or still marked afterwards
  * (committed next time): the walk swaps a parent before its child, and a marker sets a child
- * before its parent.
+ * before its parent. Marking follows the store, so a collection that clears a line's bit before
+ * copying the line either copies the new bytes or finds the bit set again next time.
  *
  * The bitmaps are sized for the region's whole reservation (max_size) and mapped MAP_NORESERVE, so
  * growing never reallocates them and untouched parts cost no memory.
@@ -46,17 +49,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_DIRTY_MAX_LEVELS 8
+#include "snapshot_layout.h"
 
 /* The gate of in-flight slow-path markers (see the top of this file), at the start of the map's
  * memory so that other languages reach it through one address. The epoch is read by every marker
  * and written once per collection: it has a line of its own, away from the counters. */
-struct snap_mark_gate { /* snapshot_foreign.h publishes these offsets: 0, 64, 72 */
+struct snap_mark_gate {
     uint64_t epoch;
-    uint64_t pad[7];
+    uint64_t pad[(SNAP_MARK_GATE_ACTIVE - SNAP_MARK_GATE_EPOCH) / 8 - 1];
     uint64_t active[2]; /* markers in flight, by the parity of the epoch they entered in */
 };
-#define SNAP_MARK_GATE_BYTES 128 /* the levels start after it */
+_Static_assert(offsetof(struct snap_mark_gate, epoch) == SNAP_MARK_GATE_EPOCH &&
+                   offsetof(struct snap_mark_gate, active) == SNAP_MARK_GATE_ACTIVE &&
+                   sizeof(struct snap_mark_gate) <= SNAP_MARK_GATE_BYTES,
+               "struct snap_mark_gate is the gate of snapshot_layout.h");
+_Static_assert(sizeof(uint64_t) * 8 == (size_t)1 << SNAP_DIRTY_WORD_SHIFT,
+               "a bitmap word is a uint64_t (snapshot_layout.h)");
 
 struct snap_dirty_map {
     struct snap_mark_gate *gate;            /* inside mem */

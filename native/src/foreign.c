@@ -46,7 +46,7 @@ int snap_foreign_layout(const snap_region *r, int64_t *out, size_t n)
     out[SNAP_FOREIGN_L_RESERVE] = (int64_t)r->reserve;
     out[SNAP_FOREIGN_L_LINE_SHIFT] = SNAP_LINE_SHIFT;
     out[SNAP_FOREIGN_L_LEVELS] = (int64_t)r->dirty.levels;
-    for (unsigned l = 0; l < r->dirty.levels && l < 8; l++) {
+    for (unsigned l = 0; l < r->dirty.levels && l < SNAP_DIRTY_MAX_LEVELS; l++) {
         out[SNAP_FOREIGN_L_LEVEL0 + 2 * l] = (int64_t)(uintptr_t)r->dirty.level[l];
         out[SNAP_FOREIGN_L_LEVEL0 + 2 * l + 1] = (int64_t)r->dirty.words[l];
     }

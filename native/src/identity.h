@@ -81,7 +81,6 @@
 #include "backend.h"
 #include "redo_log.h"
 
-#define SNAP_LOG_SUFFIX ".snaplog"
 #define SNAP_IDENTITY_XATTR "user.snapshot.log"
 #define SNAP_XATTR_MAX_PATH 1024 /* a longer log path is left out of the xattr (the id suffices) */
 

@@ -773,9 +773,17 @@ static void test_closed_and_null(void)
     REQUIRE_OK(snap_open(path, &o, &r));
     CHECK_RC(snap_stats_get(r, NULL), SNAP_E_INVAL);
     CHECK_RC(snap_close(r), 0);
-    for (int e = SNAP_E_FIRST; e <= SNAP_E_LAST; e++)
+    for (int e = SNAP_E_FIRST; e <= SNAP_E_LAST; e++) {
         CHECK(snap_strerror(e) != NULL && *snap_strerror(e));
+        CHECK(strncmp(snap_strerrorname(e), "SNAP_E_", 7) == 0);
+    }
     CHECK(snap_strerror(-EIO) != NULL && snap_strerror(12345) != NULL);
+    CHECK(strcmp(snap_strerrorname(SNAP_E_CORRUPT), "SNAP_E_CORRUPT") == 0);
+    CHECK(strcmp(snap_strerrorname(SNAP_E_LAST), "SNAP_E_MISMATCH") == 0);
+    CHECK(strcmp(snap_strerrorname(-ENOSPC), "ENOSPC") == 0);
+    CHECK(strcmp(snap_strerrorname(0), "SNAP_OK") == 0);
+    CHECK(strcmp(snap_strerrorname(SNAP_E_LAST + 1), "unknown") == 0);
+    CHECK(strcmp(snap_strerrorname(12345), "unknown") == 0);
     CHECK_CONTENT(path, expect, SIZE); /* none of it touched the committed data */
     free(path);
     cases++;

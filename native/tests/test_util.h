@@ -28,13 +28,14 @@ extern int test_failures;
         }                                                                                          \
     } while (0)
 
-/* A snapshot call must return `want`; prints both codes' messages otherwise. */
+/* A snapshot call must return `want`; prints both codes and their names otherwise. */
 #define CHECK_RC(call, want)                                                                       \
     do {                                                                                           \
         int rc_ = (call);                                                                          \
         if (rc_ != (want)) {                                                                       \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), wanted %d (%s)\n", __FILE__, __LINE__,   \
-                    #call, rc_, snap_strerror(rc_), (int)(want), snap_strerror(want));             \
+            fprintf(stderr, "%s:%d: %s returned %d %s (%s), wanted %d %s\n", __FILE__, __LINE__,   \
+                    #call, rc_, snap_strerrorname(rc_), snap_strerror(rc_), (int)(want),           \
+                    snap_strerrorname(want));                                                      \
             test_failures++;                                                                       \
         }                                                                                          \
     } while (0)
@@ -43,8 +44,8 @@ extern int test_failures;
     do {                                                                                           \
         int rc_ = (call);                                                                          \
         if (rc_ != 0) {                                                                            \
-            fprintf(stderr, "%s:%d: %s failed: %d (%s)\n", __FILE__, __LINE__, #call, rc_,        \
-                    snap_strerror(rc_));                                                           \
+            fprintf(stderr, "%s:%d: %s failed: %d %s (%s)\n", __FILE__, __LINE__, #call, rc_,      \
+                    snap_strerrorname(rc_), snap_strerror(rc_));                                   \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)

@@ -97,41 +97,7 @@ static void usage_error(const char *fmt, const char *arg)
     fprintf(stderr, "\nrun 'snapshot --help' for usage\n");
 }
 
-/* ---- Names and JSON --------------------------------------------------------------------------- */
-
-static const char *err_name(int err)
-{
-    static const char *const names[] = {
-        [SNAP_E_INVAL - SNAP_E_FIRST] = "SNAP_E_INVAL",
-        [SNAP_E_CLOSED - SNAP_E_FIRST] = "SNAP_E_CLOSED",
-        [SNAP_E_LOCKED - SNAP_E_FIRST] = "SNAP_E_LOCKED",
-        [SNAP_E_CORRUPT - SNAP_E_FIRST] = "SNAP_E_CORRUPT",
-        [SNAP_E_BADMAGIC - SNAP_E_FIRST] = "SNAP_E_BADMAGIC",
-        [SNAP_E_VERSION - SNAP_E_FIRST] = "SNAP_E_VERSION",
-        [SNAP_E_SIZE - SNAP_E_FIRST] = "SNAP_E_SIZE",
-        [SNAP_E_TRUNCATED - SNAP_E_FIRST] = "SNAP_E_TRUNCATED",
-        [SNAP_E_RANGE - SNAP_E_FIRST] = "SNAP_E_RANGE",
-        [SNAP_E_SYMLINK - SNAP_E_FIRST] = "SNAP_E_SYMLINK",
-        [SNAP_E_PANIC - SNAP_E_FIRST] = "SNAP_E_PANIC",
-        [SNAP_E_NOSPACE - SNAP_E_FIRST] = "SNAP_E_NOSPACE",
-        [SNAP_E_UNSUPPORTED - SNAP_E_FIRST] = "SNAP_E_UNSUPPORTED",
-        [SNAP_E_VERIFY - SNAP_E_FIRST] = "SNAP_E_VERIFY",
-        [SNAP_E_NOTFILE - SNAP_E_FIRST] = "SNAP_E_NOTFILE",
-        [SNAP_E_NOMEMBARRIER - SNAP_E_FIRST] = "SNAP_E_NOMEMBARRIER",
-        [SNAP_E_FORKED - SNAP_E_FIRST] = "SNAP_E_FORKED",
-        [SNAP_E_MISMATCH - SNAP_E_FIRST] = "SNAP_E_MISMATCH",
-    };
-    _Static_assert(sizeof names / sizeof *names == SNAP_E_LAST - SNAP_E_FIRST + 1,
-                   "a name for every SNAP_E_* code, up to SNAP_E_LAST");
-    if (err >= SNAP_E_FIRST && err <= SNAP_E_LAST && names[err - SNAP_E_FIRST])
-        return names[err - SNAP_E_FIRST];
-    if (err < 0 && err > -4096) {
-        const char *n = strerrorname_np(-err);
-        if (n)
-            return n;
-    }
-    return "unknown";
-}
+/* ---- JSON ------------------------------------------------------------------------------------- */
 
 static void json_str(const char *s)
 {
@@ -156,7 +122,7 @@ static void json_error(int err)
         return;
     }
     printf("{\"code\":%d,\"name\":", err);
-    json_str(err_name(err));
+    json_str(snap_strerrorname(err));
     fputs(",\"message\":", stdout);
     json_str(snap_strerror(err));
     putchar('}');
@@ -422,10 +388,10 @@ static void print_error(const struct look *L)
 {
     if (L->open_err) {
         printf("error       cannot open %s: %s: %s\n", L->open_what ? L->open_what : L->path,
-               err_name(L->err), snap_strerror(L->err));
+               snap_strerrorname(L->err), snap_strerror(L->err));
         return;
     }
-    printf("error       %s: %s\n", err_name(L->err), snap_strerror(L->err));
+    printf("error       %s: %s\n", snap_strerrorname(L->err), snap_strerror(L->err));
     if (L->err == SNAP_E_CORRUPT && L->walked && L->walk_rc == SNAP_E_CORRUPT)
         printf("            the chain stops at log offset %" PRIu64 " (record epoch %" PRIu64
                " missing or damaged), yet %s: a committed record was damaged\n",
@@ -547,7 +513,7 @@ static int cmd_inspect(const char *path, int json)
         fputs("}\n", stdout);
     } else if (L.open_err) {
         fprintf(stderr, "snapshot: cannot open %s: %s (%s)\n", L.open_what ? L.open_what : path,
-                snap_strerror(L.err), err_name(L.err));
+                snap_strerror(L.err), snap_strerrorname(L.err));
     } else {
         print_state(&L);
         if (L.err)
@@ -572,7 +538,7 @@ static void judge(const struct look *L, struct verdict *v)
     *v = (struct verdict){.action = "fail"};
     if (L->err) {
         snprintf(v->summary, sizeof v->summary, "would fail and change nothing: %s (%s)",
-                 snap_strerror(L->err), err_name(L->err));
+                 snap_strerror(L->err), snap_strerrorname(L->err));
         return;
     }
     if (L->verdict == ID_ADOPT) {
@@ -710,7 +676,7 @@ static int cmd_recover(const char *path, int json)
         fputs("}\n", stdout);
     } else if (rc) {
         fprintf(stderr, "snapshot: recovery of %s failed: %s (%s)\n", path, snap_strerror(rc),
-                err_name(rc));
+                snap_strerrorname(rc));
         if (rc == SNAP_E_CORRUPT)
             fprintf(stderr, "run 'snapshot verify %s' for details\n", path);
     } else if (replayed) {
@@ -879,7 +845,7 @@ static int cmd_rebind(const char *path, int json)
         fputs("}\n", stdout);
     } else if (rc) {
         fprintf(stderr, "snapshot: rebind of %s failed: %s (%s); nothing was changed\n", path,
-                snap_strerror(rc), err_name(rc));
+                snap_strerror(rc), snap_strerrorname(rc));
     } else if (!strcmp(rb.action, "none")) {
         printf("rebind      nothing to do: %s is already the data file's log\n", rb.log_path);
     } else if (!strcmp(rb.action, "unbound")) {

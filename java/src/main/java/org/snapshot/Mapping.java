@@ -13,13 +13,13 @@ import java.nio.LongBuffer;
 
 /**
  * How a Java store is tracked, with no JNI call: the accessor stores into the DRAM copy (a raw
- * store, {@link Raw}, or through a direct {@link ByteBuffer} window), then marks the 64-byte lines
- * it touched by the marking protocol of native/src/dirty_map.h, in the bitmap the C hook and
- * {@code snap_msync} use, so Java, instrumented C and {@code snap_track} share one commit. Fast path
- * ({@link #marked}): a store inside one line whose bit is already set costs a plain load and a
- * test. Slow path ({@link #markRange}): per level-0 word, a load; if some word's bits are not all
- * set, enter the gate, then for each such word an atomic OR ({@code getAndBitwiseOr}, a full fence)
- * and, only if the word was zero, the same one level up, and so on ({@link #setBits}); then leave.
+ * store, {@link Raw}, or through a direct {@link ByteBuffer} window), then marks the lines it
+ * touched in the dirty map the C hook and {@code snap_msync} use, so Java, instrumented C and
+ * {@code snap_track} share one commit. It follows the marking protocol written once in
+ * native/src/dirty_map.h (fast path: {@link #marked}; slow path: {@link #markRange}, with
+ * {@link #enterGate} and {@link #setBits}), on the layout of native/include/snapshot_layout.h,
+ * whose numbers {@link SnapshotNative} reads from the native side at load; only this Java's
+ * departures from the C marker are argued here.
  *
  * <p>Ordering: why the fast path's plain read, and skipping the OR when the bit is set, lose no
  * store. A writer W does S (the store into line L), then R (the read of L's bitmap word). An msync
@@ -74,7 +74,22 @@ final class Mapping {
     static final long WINDOW = 1L << WINDOW_SHIFT;
     static final long WINDOW_MASK = WINDOW - 1;
     static final int OVERLAP = 64;
-    static final int LINE_SHIFT = 6;
+
+    // snapshot_layout.h, read at load (SnapshotNative): constants to the JIT, as literals would be.
+    static final int LINE_SHIFT = SnapshotNative.LINE_SHIFT;
+    static final long LINE_BYTES = 1L << LINE_SHIFT;
+    /** Lines per bitmap word, log2: the word of line n is n >>> WORD_SHIFT. */
+    static final int WORD_SHIFT = SnapshotNative.DIRTY_WORD_SHIFT;
+    /** Bytes one bitmap word covers, log2: the word of byte offset at is at >>> WORD_SPAN_SHIFT. */
+    static final int WORD_SPAN_SHIFT = LINE_SHIFT + WORD_SHIFT;
+
+    static {
+        // The words are Java longs, and marked() lets Java's shift take a line's bit modulo 64.
+        if (1 << WORD_SHIFT != Long.SIZE) {
+            throw new ExceptionInInitializerError("libsnapshot's bitmap words have "
+                    + (1 << WORD_SHIFT) + " bits; this binding marks 64-bit words");
+        }
+    }
 
     /** Level words, little-endian like the C side (native order on x86-64). */
     private static final VarHandle WORD =
@@ -123,7 +138,8 @@ final class Mapping {
         this.base = layout[SnapshotNative.L_BASE];
         this.size = layout[SnapshotNative.L_SIZE];
         int nlevels = (int) layout[SnapshotNative.L_LEVELS];
-        if (layout[SnapshotNative.L_LINE_SHIFT] != LINE_SHIFT || nlevels < 1 || nlevels > 8) {
+        if (layout[SnapshotNative.L_LINE_SHIFT] != LINE_SHIFT || nlevels < 1
+                || nlevels > SnapshotNative.DIRTY_MAX_LEVELS) {
             throw new IllegalStateException("libsnapshot reports an unexpected bitmap layout");
         }
         int nwin = (int) ((size + WINDOW - 1) >>> WINDOW_SHIFT);
@@ -146,7 +162,7 @@ final class Mapping {
         if (gateAddress == 0 || (gateAddress & 7) != 0) {
             throw new IllegalStateException("libsnapshot reports an unexpected marking gate");
         }
-        gate = SnapshotNative.buffer(gateAddress, GATE_BYTES).order(ByteOrder.nativeOrder());
+        gate = SnapshotNative.buffer(gateAddress, SnapshotNative.MARK_GATE_BYTES).order(ByteOrder.nativeOrder());
         level0 = levels[0];
         level0Address = layout[SnapshotNative.L_LEVEL0];
         level0Words = level0.asLongBuffer();
@@ -154,8 +170,8 @@ final class Mapping {
         CLEANER.register(this, lifetime);
     }
 
-    /** Largest reservation whose level-0 bitmap fits one buffer (8 bytes of bitmap per 32 KiB). */
-    static final long MAX_RESERVE = (long) (Integer.MAX_VALUE - 7) / 8 * 64 * 64;
+    /** Largest reservation whose level-0 bitmap fits one buffer (a word per 1 << WORD_SPAN_SHIFT). */
+    static final long MAX_RESERVE = (long) (Integer.MAX_VALUE - 7) / 8 << WORD_SPAN_SHIFT;
 
     ByteBuffer window(long at) {
         return windows[(int) (at >>> WINDOW_SHIFT)];
@@ -172,13 +188,15 @@ final class Mapping {
      * separate tiny method with no call in it: when it also called the slow path, C2 compiled the
      * slow path into it, found it "already compiled into a big method" and stopped inlining it into
      * the accessors — every store then paid an out-of-line call (random putLongs over 1 MiB: 3.7-4.2
-     * ns before the split, 2.7 ns after; java/README.md, "Performance").
+     * ns before the split, 2.7 ns after; benchmarks/java-notes.md).
      */
     boolean marked(long at, int len) {
-        // at >>> 12: the line's word; 1L << (at >>> 6): its bit (Java shifts by the low 6 bits).
-        // The raw read needs no bounds check: at < size, and the bitmap covers the reservation.
-        return (at & 63) + len <= 64 && ((Raw.ON ? Raw.getLong(level0Address + ((at >>> 12) << 3))
-                : level0Words.get((int) (at >>> 12))) & 1L << (at >>> 6)) != 0;
+        // at >>> WORD_SPAN_SHIFT: the line's word; 1L << (at >>> LINE_SHIFT): its bit (Java shifts
+        // by the low 6 bits). The raw read needs no bounds check: at < size, and the bitmap covers
+        // the reservation.
+        return (at & LINE_BYTES - 1) + len <= LINE_BYTES
+                && ((Raw.ON ? Raw.getLong(level0Address + ((at >>> WORD_SPAN_SHIFT) << 3))
+                : level0Words.get((int) (at >>> WORD_SPAN_SHIFT))) & 1L << (at >>> LINE_SHIFT)) != 0;
     }
 
     /**
@@ -218,7 +236,7 @@ final class Mapping {
      */
     void markRange(long at, long len) {
         long first = at >>> LINE_SHIFT, last = (at + len - 1) >>> LINE_SHIFT;
-        long w0 = first >>> 6, w1 = last >>> 6;
+        long w0 = first >>> WORD_SHIFT, w1 = last >>> WORD_SHIFT;
         int counter = -1; // the gate's counter, once entered
         try {
             for (long w = w0; w <= w1; w++) {
@@ -246,8 +264,9 @@ final class Mapping {
         }
     }
 
-    /** Byte offsets in the gate (snapshot_foreign.h): the epoch; the counters for even, odd epochs. */
-    private static final int GATE_EPOCH = 0, GATE_ACTIVE = 64, GATE_BYTES = 128;
+    /** Byte offsets in the gate (snapshot_layout.h): the epoch; the counters for even, odd epochs. */
+    private static final int GATE_EPOCH = SnapshotNative.MARK_GATE_EPOCH,
+            GATE_ACTIVE = SnapshotNative.MARK_GATE_ACTIVE;
 
     /**
      * Register as a marker in flight in the current epoch (dirty_map.h's gate_enter): the
@@ -284,12 +303,13 @@ final class Mapping {
                 return;
             }
             mask = 1L << w;
-            w >>>= 6;
+            w >>>= WORD_SHIFT;
         }
     }
 
     /** Is the line holding byte {@code at} marked? (Tests.) */
     boolean isMarked(long at) {
-        return ((long) WORD.getOpaque(level0, (int) ((at >>> 12) << 3)) & 1L << (at >>> 6)) != 0;
+        return ((long) WORD.getOpaque(level0, (int) ((at >>> WORD_SPAN_SHIFT) << 3))
+                & 1L << (at >>> LINE_SHIFT)) != 0;
     }
 }

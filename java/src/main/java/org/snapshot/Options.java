@@ -103,7 +103,7 @@ public final class Options {
      * page); with {@link #hugepages(boolean)} the core fills the copy at open anyway,
      * and this adds only the holes. Open then takes about a copy of the file longer and the whole
      * size becomes resident; the first pass of stores gets cheaper (a 1.2 GB YCSB table reopened:
-     * first updates 4.3-5.8 us instead of 6.5; java/README.md, "Performance"). Default false.
+     * first updates 4.3-5.8 us instead of 6.5; benchmarks/java-notes.md). Default false.
      * Changes no semantics: the bytes never change, nothing is marked, nothing is committed. A
      * hint: where the kernel cannot populate in one call (MADV_POPULATE_WRITE, Linux 5.14), the
      * core touches the pages one by one; where it cannot at all (out of memory), pages fault as

@@ -92,7 +92,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         // Closed regions keep their address range until the GC proves no accessor can touch it
         // (Mapping): if the arena is full of them, let the GC run and retry, as NIO does for
         // direct memory.
-        for (int attempt = 0; rc == SnapshotNative.E_NOSPACE && attempt < 10; attempt++) {
+        for (int attempt = 0; rc == Errors.E_NOSPACE && attempt < 10; attempt++) {
             System.gc();
             try {
                 Thread.sleep(1L << attempt);
@@ -109,7 +109,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         long[] layout = new long[SnapshotNative.L_COUNT];
         rc = SnapshotNative.snap_foreign_layout(h, layout, layout.length);
         if (rc == 0 && layout[SnapshotNative.L_RESERVE] > Mapping.MAX_RESERVE) {
-            rc = SnapshotNative.E_NOSPACE;
+            rc = Errors.E_NOSPACE;
         }
         if (rc != 0) {
             SnapshotNative.snap_foreign_close(h);
@@ -230,7 +230,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
                 m.lifetime.nativeClosed = true;
             }
             Reference.reachabilityFence(m);
-            if (rc != 0 && rc != SnapshotNative.E_CLOSED) {
+            if (rc != 0 && rc != Errors.E_CLOSED) {
                 throw Errors.of("close", path.toString(), rc);
             }
         } finally {

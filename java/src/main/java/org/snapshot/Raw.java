@@ -7,7 +7,7 @@ import java.lang.reflect.Field;
  * Plain loads and stores at absolute addresses, for the primitive accessors. A store through a
  * buffer window costs the window lookup and the buffer's own bounds, order and scope checks, with
  * every field reloaded per store (the marking's slow-path call in a loop makes the JIT forget them;
- * java/README.md, "Performance"); a raw store needs only the region's base address: about half the
+ * benchmarks/java-notes.md); a raw store needs only the region's base address: about half the
  * time per putLong in a loop.
  * The accessors have already checked the bounds and the closed flag, and the memory stays mapped
  * until the {@link Mapping} is unreachable (closed regions are scratch memory until then), so a raw

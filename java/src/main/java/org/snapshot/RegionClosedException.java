@@ -14,6 +14,6 @@ public class RegionClosedException extends IllegalStateException {
 
     /** Always {@code SNAP_E_CLOSED} (-30099). */
     public int code() {
-        return SnapshotNative.E_CLOSED;
+        return Errors.E_CLOSED;
     }
 }

@@ -319,7 +319,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
      * Store {@code src[off .. off + len)} as consecutive little-endian longs from {@code offset}: the
      * same bytes as {@code putLong(offset + 8 * i, src[off + i])} for each i, at the speed of a copy
      * (one closed check, one bounds check and one marking for the whole range instead of one per
-     * long; java/README.md, "Performance"). {@code offset} need not be a multiple of 8.
+     * long; benchmarks/java-notes.md). {@code offset} need not be a multiple of 8.
      */
     public final void putLongs(long offset, long[] src, int off, int len) {
         Objects.checkFromIndexSize(off, len, src.length);

@@ -51,21 +51,55 @@ final class SnapshotNative {
 
     private SnapshotNative() {}
 
-    // snapshot.h error codes (enum snap_error): one contiguous block.
-    static final int E_INVAL = -30100, E_CLOSED = -30099, E_LOCKED = -30098, E_CORRUPT = -30097,
-            E_BADMAGIC = -30096, E_VERSION = -30095, E_SIZE = -30094, E_TRUNCATED = -30093,
-            E_RANGE = -30092, E_SYMLINK = -30091, E_PANIC = -30090, E_NOSPACE = -30089,
-            E_UNSUPPORTED = -30088, E_VERIFY = -30087, E_NOTFILE = -30086, E_NOMEMBARRIER = -30085,
-            E_FORKED = -30084, E_MISMATCH = -30083;
+    // The numbers below are not copies: each is compiled into this binding from the C header that
+    // defines it (a @MemberGetter of that name) and read once, here. As static finals they are
+    // constants to the JIT, like literals.
 
-    // snap_options.flags
-    static final int CREATE = 0x1, EXCL = 0x2, NO_CONCURRENT_WRITERS = 0x4, POPULATE = 0x8,
-            HUGEPAGES = 0x10;
+    // snapshot.h: the SNAP_E_* codes, one contiguous block (names and messages: errors.c, Errors)
+    static final int E_FIRST = snapErrorFirst(), E_LAST = snapErrorLast();
+
+    // snapshot.h: the sidecar log's name is the data file's + this
+    static final String LOG_SUFFIX = snapLogSuffix();
+
+    // snapshot.h: snap_options.flags
+    static final int CREATE = snapCreate(), EXCL = snapExcl(),
+            NO_CONCURRENT_WRITERS = snapNoConcurrentWriters(), POPULATE = snapPopulate(),
+            HUGEPAGES = snapHugepages();
+
+    // snapshot_layout.h: the dirty map every marker shares (Mapping)
+    static final int LINE_SHIFT = snapLineShift(), DIRTY_WORD_SHIFT = snapDirtyWordShift(),
+            DIRTY_MAX_LEVELS = snapDirtyMaxLevels(), MARK_GATE_EPOCH = snapMarkGateEpoch(),
+            MARK_GATE_ACTIVE = snapMarkGateActive(), MARK_GATE_BYTES = snapMarkGateBytes();
 
     // snapshot_foreign.h: enum snap_foreign_layout_index, SNAP_FOREIGN_STATS_COUNT
-    static final int L_ABI = 0, L_BASE = 1, L_SIZE = 2, L_RESERVE = 3, L_LINE_SHIFT = 4,
-            L_LEVELS = 5, L_LEVEL0 = 6, L_GATE = L_LEVEL0 + 2 * 8, L_COUNT = L_GATE + 1;
-    static final int STATS_COUNT = 11;
+    static final int L_BASE = snapLayoutBase(), L_SIZE = snapLayoutSize(),
+            L_RESERVE = snapLayoutReserve(), L_LINE_SHIFT = snapLayoutLineShift(),
+            L_LEVELS = snapLayoutLevels(), L_LEVEL0 = snapLayoutLevel0(), L_GATE = snapLayoutGate(),
+            L_COUNT = snapLayoutCount(), STATS_COUNT = snapStatsCount();
+
+    @MemberGetter @Name("SNAP_E_FIRST") static native int snapErrorFirst();
+    @MemberGetter @Name("SNAP_E_LAST") static native int snapErrorLast();
+    @MemberGetter @Name("SNAP_LOG_SUFFIX") static native @Cast("const char*") String snapLogSuffix();
+    @MemberGetter @Name("SNAP_CREATE") static native int snapCreate();
+    @MemberGetter @Name("SNAP_EXCL") static native int snapExcl();
+    @MemberGetter @Name("SNAP_NO_CONCURRENT_WRITERS") static native int snapNoConcurrentWriters();
+    @MemberGetter @Name("SNAP_POPULATE") static native int snapPopulate();
+    @MemberGetter @Name("SNAP_HUGEPAGES") static native int snapHugepages();
+    @MemberGetter @Name("SNAP_LINE_SHIFT") static native int snapLineShift();
+    @MemberGetter @Name("SNAP_DIRTY_WORD_SHIFT") static native int snapDirtyWordShift();
+    @MemberGetter @Name("SNAP_DIRTY_MAX_LEVELS") static native int snapDirtyMaxLevels();
+    @MemberGetter @Name("SNAP_MARK_GATE_EPOCH") static native int snapMarkGateEpoch();
+    @MemberGetter @Name("SNAP_MARK_GATE_ACTIVE") static native int snapMarkGateActive();
+    @MemberGetter @Name("SNAP_MARK_GATE_BYTES") static native int snapMarkGateBytes();
+    @MemberGetter @Name("SNAP_FOREIGN_L_BASE") static native int snapLayoutBase();
+    @MemberGetter @Name("SNAP_FOREIGN_L_SIZE") static native int snapLayoutSize();
+    @MemberGetter @Name("SNAP_FOREIGN_L_RESERVE") static native int snapLayoutReserve();
+    @MemberGetter @Name("SNAP_FOREIGN_L_LINE_SHIFT") static native int snapLayoutLineShift();
+    @MemberGetter @Name("SNAP_FOREIGN_L_LEVELS") static native int snapLayoutLevels();
+    @MemberGetter @Name("SNAP_FOREIGN_L_LEVEL0") static native int snapLayoutLevel0();
+    @MemberGetter @Name("SNAP_FOREIGN_L_GATE") static native int snapLayoutGate();
+    @MemberGetter @Name("SNAP_FOREIGN_L_COUNT") static native int snapLayoutCount();
+    @MemberGetter @Name("SNAP_FOREIGN_STATS_COUNT") static native int snapStatsCount();
 
     /** A snap_region *: an opaque handle, never dereferenced from Java. */
     @Name("snap_region")
@@ -114,4 +148,6 @@ final class SnapshotNative {
     static native int snap_foreign_emulate_pmem();
 
     static native @Cast("const char*") String snap_strerror(int err);
+
+    static native @Cast("const char*") String snap_strerrorname(int err);
 }

@@ -48,7 +48,7 @@ import org.snapshot.PersistentRegion;
  * during the measurement) and every page of the region's DRAM copy is touched before measuring (no
  * copy-on-write faults). Each benchmark runs in its own JVM (EMULATED_PMEM sets PMEM_IS_PMEM_FORCE
  * for the process). Run: {@code mvn -q -Pbench verify -DskipTests
- * -Dbench.args='org.snapshot.bench.MsyncBenchmark'} (java/README.md).
+ * -Dbench.args='org.snapshot.bench.MsyncBenchmark'} (benchmarks/java-notes.md).
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)

@@ -33,7 +33,7 @@ import org.snapshot.PersistentRegion;
  * msync after each pass, so every line's first store takes the marking's slow path and the commit
  * is included. {@code regionPutLongs} and {@code bufferPutLongs} write the same longs, computed
  * into an array first (counted in the time), with one bulk call. Run:
- * {@code mvn -q -Pbench verify -DskipTests} (java/README.md).
+ * {@code mvn -q -Pbench verify -DskipTests} (benchmarks/java-notes.md).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
