@@ -224,8 +224,12 @@ const char *snap_strerrorname(int err);
 enum snap_backend_kind {
     SNAP_BACKEND_AUTO = 0, /* PMEM if libpmem says the mapped file is persistent memory, else FILE */
     SNAP_BACKEND_FILE,     /* ordinary file: pwrite to the log, fdatasync as the barrier */
-    SNAP_BACKEND_PMEM      /* byte-addressable media through libpmem: non-temporal copies, drain.
-                              Emulated PM: a file on /dev/shm with PMEM_IS_PMEM_FORCE=1 */
+    SNAP_BACKEND_PMEM,     /* byte-addressable media through libpmem: non-temporal copies, drain.
+                              SNAP_E_UNSUPPORTED where libpmem says the file is not PM */
+    SNAP_BACKEND_EMULATED_PMEM /* PMEM's code on a file that is not PM (a file on /dev/shm), as
+                              PMEM_IS_PMEM_FORCE=1 in the environment does for every region:
+                              durable only as far as the file's page cache is, so for tests and
+                              benchmarks. Reported as SNAP_BACKEND_PMEM by snap_stats_get() */
 };
 
 /* Flags for snap_options.flags. */

@@ -26,13 +26,10 @@ extern "C" {
 #endif
 
 /* Bumped when an index below or a function's meaning changes; the Java binding checks it. */
-#define SNAP_FOREIGN_ABI 2
+#define SNAP_FOREIGN_ABI 3
 
-/* snap_foreign_open(): the back end of snap_options, plus one that asks for emulated PM. */
-#define SNAP_FOREIGN_BACKEND_EMULATED_PMEM 100 /* SNAP_BACKEND_PMEM after snap_foreign_emulate_pmem() */
-
-/* snap_open() with flat arguments (see snap_options for each). backend: enum snap_backend_kind or
- * SNAP_FOREIGN_BACKEND_EMULATED_PMEM. mode 0: 0644. Errors: as snap_open(). */
+/* snap_open() with flat arguments (see snap_options for each). backend: enum snap_backend_kind.
+ * mode 0: 0644. Errors: as snap_open(). */
 int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
                       uint64_t log_capacity, uint32_t mode, snap_region **out);
 
@@ -74,13 +71,6 @@ int snap_foreign_close(snap_region *r);
  * reusable, its bitmap is unmapped, and the handle is freed later (like snap_close()'s). Only when
  * no thread can touch the range any more. Does nothing for other handles or a second time. */
 void snap_foreign_release(snap_region *r);
-
-/* Make libpmem treat every file as persistent memory (PMEM_IS_PMEM_FORCE=1), as emulated PM on
- * /dev/shm needs. Takes effect only if libpmem has not yet been asked whether a mapping is PM in this
- * process (it reads the variable once). Returns 1 if the variable is now set to 1, 0 if it was
- * already set to something else (left as it is). Calls setenv(): call it before other threads may
- * call getenv(), or accept that risk. */
-int snap_foreign_emulate_pmem(void);
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,7 @@ const char *snap_backend_name(enum snap_backend_kind b)
     case SNAP_BACKEND_AUTO: return "auto";
     case SNAP_BACKEND_FILE: return "file";
     case SNAP_BACKEND_PMEM: return "pmem";
+    case SNAP_BACKEND_EMULATED_PMEM: return "emulated-pmem";
     }
 #ifdef SNAPSHOT_TESTKIT
     if (b == SNAP_BACKEND_SIM)

@@ -15,11 +15,7 @@
 int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
                       uint64_t log_capacity, uint32_t mode, snap_region **out)
 {
-    if (backend == SNAP_FOREIGN_BACKEND_EMULATED_PMEM) {
-        snap_foreign_emulate_pmem();
-        backend = SNAP_BACKEND_PMEM;
-    }
-    if (backend < SNAP_BACKEND_AUTO || backend > SNAP_BACKEND_PMEM) /* SIM needs a struct: not here */
+    if (backend < SNAP_BACKEND_AUTO || backend > SNAP_BACKEND_EMULATED_PMEM) /* not the simulator */
         return out ? (*out = NULL, SNAP_E_INVAL) : SNAP_E_INVAL;
     snap_options o = {
         .flags = flags,
@@ -95,14 +91,4 @@ void snap_foreign_release(snap_region *r)
     pthread_mutex_unlock(&mu);
     if (release)
         snap_region_bury(r);
-}
-
-int snap_foreign_emulate_pmem(void)
-{
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&mu);
-    const char *v = getenv("PMEM_IS_PMEM_FORCE");
-    int ok = v ? strcmp(v, "1") == 0 : setenv("PMEM_IS_PMEM_FORCE", "1", 0) == 0;
-    pthread_mutex_unlock(&mu);
-    return ok;
 }

@@ -175,8 +175,9 @@ static int open_backend(const char *path, const snap_options *o, struct snap_sim
     enum snap_backend_kind kind = o->backend;
     if (kind == SNAP_BACKEND_AUTO)
         kind = snap_backend_pmem_detect(dfd) == 1 ? SNAP_BACKEND_PMEM : SNAP_BACKEND_FILE;
-    if (kind == SNAP_BACKEND_PMEM)
-        rc = snap_backend_pmem_open(data_dup, lfd, 1, be);
+    if (kind == SNAP_BACKEND_PMEM || kind == SNAP_BACKEND_EMULATED_PMEM)
+        rc = snap_backend_pmem_open(data_dup, lfd,
+                                    kind == SNAP_BACKEND_PMEM ? SNAP_PMEM_REQUIRE : SNAP_PMEM_EMULATE, be);
     else if (kind == SNAP_BACKEND_FILE)
         rc = snap_backend_file_open(data_dup, lfd, be);
     else
@@ -287,7 +288,7 @@ static int check_options(const snap_options *o)
 {
     if (o->flags & ~(SNAP_CREATE | SNAP_EXCL | SNAP_NO_CONCURRENT_WRITERS | SNAP_POPULATE |
                      SNAP_HUGEPAGES) ||
-        (unsigned)o->backend > SNAP_BACKEND_PMEM)
+        (unsigned)o->backend > SNAP_BACKEND_EMULATED_PMEM)
         return SNAP_E_INVAL;
     if (o->size > (uint64_t)INT64_MAX || o->max_size > (uint64_t)INT64_MAX || /* no file is */
         o->log_capacity > SNAP_LOG_MAX_CAPACITY)

@@ -72,7 +72,7 @@ static void test_pmem_io(void)
 {
     struct snap_backend *be;
     int dfd = make_file("a", 10000, 2), lfd = make_file("a.snaplog", 0, 0);
-    REQUIRE_OK(snap_backend_pmem_open(dfd, lfd, 1, &be));
+    REQUIRE_OK(snap_backend_pmem_open(dfd, lfd, SNAP_PMEM_REQUIRE, &be));
     CHECK(be->kind == SNAP_BACKEND_PMEM);
     uint64_t n;
     CHECK_RC(snap_be_size(be, SNAP_DATA, &n), 0);
@@ -136,7 +136,7 @@ static void test_empty_and_map_private(void)
 {
     struct snap_backend *be;
     int dfd = make_file("b", 0, 0), lfd = make_file("b.snaplog", 0, 0);
-    REQUIRE_OK(snap_backend_pmem_open(dfd, lfd, 1, &be)); /* nothing to map yet: probed */
+    REQUIRE_OK(snap_backend_pmem_open(dfd, lfd, SNAP_PMEM_REQUIRE, &be)); /* nothing to map yet: probed */
     uint8_t x[64];
     fill(x, sizeof x, 4);
     CHECK_RC(snap_be_resize(be, SNAP_DATA, 5000), 0);
@@ -160,7 +160,7 @@ static void test_empty_and_map_private(void)
 
     /* Bad arguments are codes, and the fds are still taken. */
     lfd = make_file("b.snaplog", 0, 0);
-    CHECK_RC(snap_backend_pmem_open(-1, lfd, 1, &be), SNAP_E_INVAL);
+    CHECK_RC(snap_backend_pmem_open(-1, lfd, SNAP_PMEM_REQUIRE, &be), SNAP_E_INVAL);
     CHECK(be == NULL && fcntl(lfd, F_GETFD) == -1);
 }
 
@@ -176,10 +176,10 @@ static int child_main(const char *child_dir)
     close(empty);
     struct snap_backend *be;
     int dfd = dup(fd);
-    CHECK_RC(snap_backend_pmem_open(dfd, lfd, 1, &be), SNAP_E_UNSUPPORTED);
+    CHECK_RC(snap_backend_pmem_open(dfd, lfd, SNAP_PMEM_REQUIRE, &be), SNAP_E_UNSUPPORTED);
     CHECK(fcntl(dfd, F_GETFD) == -1);
     lfd = make_file("nopm.snaplog", 0, 0);
-    REQUIRE_OK(snap_backend_pmem_open(fd, lfd, 0, &be));
+    REQUIRE_OK(snap_backend_pmem_open(fd, lfd, SNAP_PMEM_AS_IS, &be));
     uint8_t x[100], got[100];
     fill(x, sizeof x, 8);
     CHECK_RC(snap_be_write(be, SNAP_DATA, 4000, x, 96), 0);
@@ -192,6 +192,30 @@ static int child_main(const char *child_dir)
     read_file("nopm.snaplog", 0, got, 100);
     CHECK(memcmp(got, x, 100) == 0);
     snap_be_close(be);
+
+    /* SNAP_BACKEND_EMULATED_PMEM: the PM back end on this disk file, for this region only. */
+    char *emu = test_path(dir, "emulated"), *other = test_path(dir, "other");
+    snap_options o = {.flags = SNAP_CREATE, .backend = SNAP_BACKEND_EMULATED_PMEM, .size = 4096};
+    snap_region *r;
+    REQUIRE_OK(snap_open(emu, &o, &r));
+    snap_stats st;
+    CHECK_RC(snap_stats_get(r, &st), 0);
+    CHECK(st.backend == SNAP_BACKEND_PMEM);
+    ((uint64_t *)snap_base(r))[0] = 42;
+    CHECK_RC(snap_track(r, snap_base(r), 8), 0);
+    CHECK_RC(snap_msync(r), 0);
+    CHECK_RC(snap_close(r), 0);
+    o.backend = SNAP_BACKEND_FILE;
+    o.flags = 0;
+    REQUIRE_OK(snap_open(emu, &o, &r));
+    CHECK(((uint64_t *)snap_base(r))[0] == 42);
+    CHECK_RC(snap_close(r), 0);
+    o.flags = SNAP_CREATE;
+    o.backend = SNAP_BACKEND_PMEM; /* nothing process-wide was changed: still not PM */
+    CHECK_RC(snap_open(other, &o, &r), SNAP_E_UNSUPPORTED);
+    CHECK(getenv("PMEM_IS_PMEM_FORCE") == NULL);
+    free(emu);
+    free(other);
     return test_failures ? 1 : 0;
 }
 

@@ -766,7 +766,7 @@ static void test_closed_and_null(void)
     bad.backend = (enum snap_backend_kind)17;
     CHECK_RC(snap_open(path, &bad, &r), SNAP_E_INVAL);
     bad = o;
-    bad.backend = (enum snap_backend_kind)(SNAP_BACKEND_PMEM + 1); /* the test kit's simulator */
+    bad.backend = (enum snap_backend_kind)(SNAP_BACKEND_EMULATED_PMEM + 1); /* the test kit's simulator */
     CHECK_RC(snap_open(path, &bad, &r), SNAP_E_INVAL);
     CHECK_RC(snap_open_sim(path, &o, NULL, &r), SNAP_E_INVAL);
     CHECK(r == NULL);

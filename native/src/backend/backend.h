@@ -73,7 +73,7 @@ struct snap_backend {
 };
 
 /* The power-loss simulator's kind (sim.h): a back end of the test kit only, not in snapshot.h. */
-#define SNAP_BACKEND_SIM ((enum snap_backend_kind)(SNAP_BACKEND_PMEM + 1))
+#define SNAP_BACKEND_SIM ((enum snap_backend_kind)(SNAP_BACKEND_EMULATED_PMEM + 1))
 
 enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE };
 
@@ -169,11 +169,12 @@ int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
  * knob snap_file_apply_pwrite says (testkit.h). */
 
 /* Persistent memory through libpmem: both files mapped with pmem_map_file(), writes are
- * pmem_memcpy_nodrain(), the barrier pmem_drain(). Fails with SNAP_E_UNSUPPORTED if libpmem does not
- * report the mapping as persistent memory and `require_pmem` is set. Takes ownership of the fds
- * (also on failure). Without pmem (require_pmem 0) it still works: memcpy, and fdatasync as the
- * barrier. */
-int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct snap_backend **out);
+ * pmem_memcpy_nodrain(), the barrier pmem_drain(). `pmem` says what if libpmem does not report the
+ * mapping as persistent memory: SNAP_PMEM_REQUIRE fails with SNAP_E_UNSUPPORTED, SNAP_PMEM_EMULATE
+ * treats it as PM all the same (SNAP_BACKEND_EMULATED_PMEM), SNAP_PMEM_AS_IS uses memcpy and
+ * fdatasync as the barrier. Takes ownership of the fds (also on failure). */
+enum { SNAP_PMEM_AS_IS = 0, SNAP_PMEM_REQUIRE, SNAP_PMEM_EMULATE };
+int snap_backend_pmem_open(int data_fd, int log_fd, int pmem, struct snap_backend **out);
 
 /* libpmem's view of the data file: 1 if persistent memory (or PMEM_IS_PMEM_FORCE=1), 0 if not,
  * -errno if the file cannot be examined. An empty file is probed with a one-page mapping. */

@@ -23,7 +23,8 @@ struct pmem_file {
     uint64_t size; /* cached: we own the fd and the data file is locked */
     uint8_t *addr; /* whole-file mapping; NULL until needed, and for an empty file (unmappable) */
     size_t len;
-    int is_pmem; /* as libpmem reported for the current mapping */
+    int is_pmem; /* as libpmem reported for the current mapping, or 1 if emulated */
+    int emulate; /* SNAP_BACKEND_EMULATED_PMEM: PM whatever libpmem says */
     int resized; /* since the last barrier: the size is file-system metadata, not memory */
     struct snap_space space; /* blocks known allocated: stores into the mapping need them */
 };
@@ -71,7 +72,7 @@ static int map_file(struct pmem_file *p)
     }
     p->addr = a;
     p->len = len;
-    p->is_pmem = is_pmem;
+    p->is_pmem = is_pmem || p->emulate;
     return 0;
 }
 
@@ -296,7 +297,7 @@ static const struct snap_backend_ops pmem_ops = {
     .close = pmem_close,
 };
 
-int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct snap_backend **out)
+int snap_backend_pmem_open(int data_fd, int log_fd, int pmem, struct snap_backend **out)
 {
     struct pmem_backend *pb = NULL;
     int rc = 0;
@@ -316,6 +317,7 @@ int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct sna
     pb->base.ops = &pmem_ops;
     pb->base.kind = SNAP_BACKEND_PMEM;
     pb->f[SNAP_DATA].fd = data_fd;
+    pb->f[SNAP_DATA].emulate = pb->f[SNAP_LOG].emulate = pmem == SNAP_PMEM_EMULATE;
     pb->f[SNAP_LOG].fd = log_fd;
     for (int i = 0; i < 2; i++) {
         struct stat st;
@@ -331,7 +333,7 @@ int snap_backend_pmem_open(int data_fd, int log_fd, int require_pmem, struct sna
         if ((rc = map_file(&pb->f[i])) != 0) /* mapped now to learn whether it is pmem */
             goto fail;
     }
-    if (require_pmem) {
+    if (pmem == SNAP_PMEM_REQUIRE) {
         struct pmem_file *d = &pb->f[SNAP_DATA], *l = &pb->f[SNAP_LOG];
         int data_pmem = d->addr ? d->is_pmem : probe_empty(d->fd);
         if (data_pmem < 0) {

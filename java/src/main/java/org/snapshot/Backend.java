@@ -11,12 +11,11 @@ public enum Backend {
      *  {@link UnsupportedBackendException} on a file that is not PM. */
     PMEM(2),
     /**
-     * {@link #PMEM} on a file that is not persistent memory, as if {@code PMEM_IS_PMEM_FORCE=1}:
-     * emulated PM, e.g. on /dev/shm, as the benchmarks and crash tests use it. It sets that variable
-     * for the process (libpmem reads it once, at its first PM check: open such a region before any
-     * other, or start the JVM with the variable set). Stats report it as {@link #PMEM}.
+     * {@link #PMEM}'s code on a file that is not persistent memory (emulated PM, e.g. on /dev/shm,
+     * as the benchmarks and crash tests use it), for this region only: durable only as far as the
+     * file's page cache is. Stats report it as {@link #PMEM}.
      */
-    EMULATED_PMEM(100);
+    EMULATED_PMEM(3);
 
     final int nativeValue;
 

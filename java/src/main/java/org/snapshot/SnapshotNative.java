@@ -26,7 +26,7 @@ final class SnapshotNative {
     static final String LIBRARY_PATH;
 
     /** The SNAP_FOREIGN_ABI this binding was written for. */
-    static final int ABI = 2;
+    static final int ABI = 3;
 
     static {
         String path;
@@ -144,8 +144,6 @@ final class SnapshotNative {
     static native int snap_foreign_close(Region r);
 
     static native void snap_foreign_release(Region r);
-
-    static native int snap_foreign_emulate_pmem();
 
     static native @Cast("const char*") String snap_strerror(int err);
 

@@ -232,6 +232,28 @@ class BadInputTest {
         assertTrue(e.getMessage().contains("EMULATED_PMEM"), e.getMessage());
     }
 
+    /**
+     * EMULATED_PMEM is a property of the region it opens, not of the process: a disk file opened
+     * with it runs on the PM back end, and a PMEM open of another disk file afterwards is still
+     * refused (when emulation set PMEM_IS_PMEM_FORCE for the process, libpmem took every later
+     * file for PM, and this open succeeded).
+     */
+    @Test
+    void emulatedPersistentMemoryIsPerRegion() {
+        Path emulated = dir.resolve("emulated");
+        try (PersistentRegion r = PersistentRegion.create(emulated, SIZE,
+                Options.defaults().backend(Backend.EMULATED_PMEM))) {
+            assertEquals(Backend.PMEM, r.stats().backend());
+            r.putLong(0, 42);
+            r.msync();
+        }
+        try (PersistentRegion r = PersistentRegion.open(emulated)) {
+            assertEquals(42, r.getLong(0));
+        }
+        assertThrows(UnsupportedBackendException.class, () -> PersistentRegion.create(
+                dir.resolve("still-not-pm"), SIZE, Options.defaults().backend(Backend.PMEM)));
+    }
+
     /** Java names every native code from libsnapshot's table, errno names from the platform. */
     @Test
     void everyNativeCodeHasAName() {

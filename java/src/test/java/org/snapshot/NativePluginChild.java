@@ -31,8 +31,7 @@ public final class NativePluginChild {
         PrintStream out = System.out;
         out.println("opening");
         out.flush();
-        // The region first: the binding's libsnapshot is loaded (and EMULATED_PMEM has set
-        // PMEM_IS_PMEM_FORCE before libpmem's first check) before the native library comes in.
+        // The region first: the binding's libsnapshot is loaded before the native library comes in.
         PersistentRegion r = PersistentRegion.create(path, KvNative.SIZE, options(backend));
         KvNative.Lib kv = KvNative.load(lib);
         if (KvNative.mappedLibsnapshots().size() != 1) {
