@@ -36,7 +36,7 @@ static const struct {
     ERROR(SNAP_E_NOSPACE,
           "no room in the arena or beyond the region's max_size (see SNAPSHOT_ARENA_SIZE, max_size)"),
     ERROR(SNAP_E_UNSUPPORTED,
-          "back end not usable here (not persistent memory? set PMEM_IS_PMEM_FORCE=1 to emulate)"),
+          "back end not usable here (not persistent memory? SNAP_BACKEND_EMULATED_PMEM emulates it)"),
     ERROR(SNAP_E_VERIFY,
           "verification found a DRAM line differing from the media: a store was not tracked"),
     ERROR(SNAP_E_NOTFILE, "data file is not a regular file"),

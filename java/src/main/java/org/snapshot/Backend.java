@@ -1,7 +1,7 @@
 // Backend — where a region's data lives, and so how msync makes it durable.
 package org.snapshot;
 
-/** The back end of a region (snapshot.h, enum snap_backend_kind). */
+/** The back end of a region (snapshot.h, enum snap_backend_kind; SnapshotNative checks the numbers). */
 public enum Backend {
     /** Persistent memory if libpmem says the mapped file is PM, else {@link #FILE}. */
     AUTO(0),

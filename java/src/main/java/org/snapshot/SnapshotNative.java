@@ -77,6 +77,20 @@ final class SnapshotNative {
             L_LEVELS = snapLayoutLevels(), L_LEVEL0 = snapLayoutLevel0(), L_GATE = snapLayoutGate(),
             L_COUNT = snapLayoutCount(), STATS_COUNT = snapStatsCount();
 
+    // snapshot.h: enum snap_backend_kind. Backend keeps its numbers as literals, so that Options
+    // needs no native library; they are held to the header's here, once, at load.
+    static {
+        Backend[] ours = {Backend.AUTO, Backend.FILE, Backend.PMEM, Backend.EMULATED_PMEM};
+        int[] header = {snapBackendAuto(), snapBackendFile(), snapBackendPmem(),
+                snapBackendEmulatedPmem()};
+        for (int i = 0; i < ours.length; i++) {
+            if (ours[i].nativeValue != header[i]) {
+                throw new UnsatisfiedLinkError("Snapshot: Backend." + ours[i] + " is "
+                        + ours[i].nativeValue + " in this jar, " + header[i] + " in snapshot.h");
+            }
+        }
+    }
+
     @MemberGetter @Name("SNAP_E_FIRST") static native int snapErrorFirst();
     @MemberGetter @Name("SNAP_E_LAST") static native int snapErrorLast();
     @MemberGetter @Name("SNAP_LOG_SUFFIX") static native @Cast("const char*") String snapLogSuffix();
@@ -85,6 +99,10 @@ final class SnapshotNative {
     @MemberGetter @Name("SNAP_NO_CONCURRENT_WRITERS") static native int snapNoConcurrentWriters();
     @MemberGetter @Name("SNAP_POPULATE") static native int snapPopulate();
     @MemberGetter @Name("SNAP_HUGEPAGES") static native int snapHugepages();
+    @MemberGetter @Name("SNAP_BACKEND_AUTO") static native int snapBackendAuto();
+    @MemberGetter @Name("SNAP_BACKEND_FILE") static native int snapBackendFile();
+    @MemberGetter @Name("SNAP_BACKEND_PMEM") static native int snapBackendPmem();
+    @MemberGetter @Name("SNAP_BACKEND_EMULATED_PMEM") static native int snapBackendEmulatedPmem();
     @MemberGetter @Name("SNAP_LINE_SHIFT") static native int snapLineShift();
     @MemberGetter @Name("SNAP_DIRTY_WORD_SHIFT") static native int snapDirtyWordShift();
     @MemberGetter @Name("SNAP_DIRTY_MAX_LEVELS") static native int snapDirtyMaxLevels();
