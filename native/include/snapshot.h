@@ -75,6 +75,23 @@
  * on the machine (at SNAP_HUGEPAGES; native/src/copy.h). SNAP_POPULATE makes the whole
  * copy resident at open without them, in 4 KiB pages.
  *
+ * Budget. A region whose size (rounded up to pages) exceeds its budget (snap_options.budget) at
+ * snap_open() gets an *evictable* copy instead, so that a region larger than memory works: pages
+ * come in on first access, read from the data file by a handler thread the region owns
+ * (userfaultfd: the access waits in the kernel, tens of microseconds, plus the read), and the
+ * snap_msync() that finds more than the budget resident gives back pages whose bytes equal the
+ * data file's (committed and applied), oldest filled first. A store racing with the release of its
+ * page is never lost: the page is write-protected while it is compared (native/src/budget.c). Only
+ * committed pages can go: stores not yet committed stay resident, so commit often enough. Pages
+ * read count too, and go first. Huge pages and SNAP_POPULATE do not apply to an evictable copy. A
+ * region opened within its budget keeps the ordinary copy even if snap_grow() takes it past. The
+ * budget needs userfaultfd with kernel faults (root, CAP_SYS_PTRACE,
+ * vm.unprivileged_userfaultfd=1, or access to /dev/userfaultfd): without it snap_open() fails with
+ * SNAP_E_UNSUPPORTED if a budget was asked for (the option or SNAPSHOT_BUDGET), and the default
+ * budget is not enforced (snap_stats.evictable says which). A forked child gets no copy of an
+ * evictable region: its memory is not mapped in the child. snap_stats reports the budget, the
+ * resident bytes, evictions and re-faults.
+ *
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
  * *panic* state: that snap_msync() returns the error and every later snap_msync()/snap_grow() returns
  * SNAP_E_PANIC. A failed fsync cannot be retried safely (the kernel may have dropped the dirty
@@ -287,7 +304,15 @@ typedef struct snap_options {
                                   more */
     mode_t mode;               /* permissions of a created data file; 0: 0644. The log copies the
                                   data file's read/write permissions (see "Files") */
+    uint64_t budget;           /* bytes of the DRAM copy that may stay resident (see "Memory");
+                                  0: the default, a quarter of the smaller of physical memory and
+                                  the memory limit of the process's cgroup (v1 or v2) and its
+                                  ancestors; SNAP_BUDGET_NONE: no limit. The environment variable
+                                  SNAPSHOT_BUDGET (bytes, with an optional k, m or g suffix, or
+                                  "none") overrides it */
 } snap_options;
+
+#define SNAP_BUDGET_NONE UINT64_MAX
 
 typedef struct snap_region snap_region;
 
@@ -442,6 +467,12 @@ typedef struct snap_stats {
     uint64_t commit_ns;         /* wall time spent inside snap_msync(), in nanoseconds */
     uint64_t recovered_records; /* records replayed when this handle was opened */
     enum snap_backend_kind backend;  /* the back end in use (AUTO resolved) */
+    uint64_t budget;            /* the copy's budget in bytes (SNAP_BUDGET_NONE: none) */
+    uint64_t resident_bytes;    /* bytes of the copy privately resident now: counted when it is
+                                   evictable, else read from the page table (costs a scan) */
+    uint64_t evictions;         /* pages of the copy given back since the open */
+    uint64_t refaults;          /* evicted pages brought back by an access */
+    int evictable;              /* 1 if the copy exceeds its budget and pages leave it */
 } snap_stats;
 
 /* Fill *out. Errors: SNAP_E_INVAL, SNAP_E_CLOSED, SNAP_E_FORKED. Thread-safe (figures read without a lock may be a

@@ -808,6 +808,8 @@ int snap_msync(snap_region *r)
         uint64_t c0 = waited ? now_ns() : t0; /* the commit's own time, without the waits */
         int retry;
         rc = commit_once(r, &retry);
+        if (rc == 0)
+            snap_budget_evict(r); /* still the leader: over budget, give pages back */
         t1 = now_ns();
         pthread_mutex_lock(&r->mu);
         r->leader_active = 0;

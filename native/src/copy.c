@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "budget.h"
 #include "copy.h"
 #include "region.h"
 #include "space.h"
@@ -292,6 +293,12 @@ int snap_copy_reserve(struct snap_region *r)
 int snap_copy_fill(struct snap_region *r, uint64_t size, int zeros)
 {
     uint64_t mapped = page_round(size);
+    if (r->budget.evicting) { /* larger than its budget: filled on demand (budget.h) */
+        int rc = snap_budget_map(r, 0, mapped);
+        if (!rc)
+            r->mapped = mapped;
+        return rc;
+    }
     int rc = map_copy(r, 0, mapped, zeros);
     if (rc)
         return rc;
@@ -306,6 +313,12 @@ int snap_copy_grow(struct snap_region *r, uint64_t new_size)
     uint64_t mapped = page_round(new_size);
     if (mapped <= r->mapped)
         return 0;
+    if (r->budget.evicting) {
+        int rc = snap_budget_map(r, r->mapped, mapped - r->mapped);
+        if (!rc)
+            r->mapped = mapped;
+        return rc;
+    }
     int rc = map_copy(r, r->mapped, mapped - r->mapped, 1); /* the file's new bytes: zeros */
     if (!rc && (r->flags & SNAP_POPULATE)) /* before the new size is published */
         populate((uint8_t *)r->base + r->mapped, mapped - r->mapped);
@@ -318,6 +331,7 @@ void snap_copy_release(struct snap_region *r)
 {
     snap_arena_free(r->base, r->reserve);
     snap_dirty_destroy(&r->dirty);
+    snap_budget_destroy(r, r->gen != snap_process_gen); /* after the copy is gone (budget.h) */
 }
 
 /* Replace [addr, addr+len) with fresh zero pages, in one mmap so that a concurrent store sees either
@@ -338,4 +352,5 @@ void snap_copy_quarantine(struct snap_region *r)
     snap_arena_publish(r->base, r->reserve, 0, NULL);
     scratch((void *)r->base, r->reserve);
     scratch(r->dirty.mem, r->dirty.mem_len);
+    snap_budget_destroy(r, r->gen != snap_process_gen); /* the scratch is not evictable */
 }

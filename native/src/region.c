@@ -379,6 +379,9 @@ static int open_region(const char *path, const snap_options *opts, struct snap_s
     rc = snap_copy_reserve(r);
     if (rc)
         goto fail_files;
+    rc = snap_budget_init(r, o->budget, rec.size, r->lock_fd);
+    if (rc)
+        goto fail_copy;
     rc = snap_dirty_init(&r->dirty, r->reserve >> SNAP_LINE_SHIFT,
                          (r->flags & SNAP_HUGEPAGES) != 0);
     if (rc)
@@ -441,6 +444,7 @@ int snap_region_close(struct snap_region *r, void (*dispose_memory)(struct snap_
 {
     if (r->gen != __atomic_load_n(&snap_process_gen, __ATOMIC_RELAXED))
         return close_forked(r, dispose_memory);
+    snap_budget_quiesce(r); /* the handler no longer evicts */
     int rc = 0;
     /* Flush applied records and empty the log, so the next open has nothing to replay. Skipped in
      * PANIC: nothing may be written after a failure (invariant 8); the next open recovers, and
@@ -497,6 +501,9 @@ int snap_grow(snap_region *r, uint64_t new_size)
     else if (new_size > r->max_size)
         rc = SNAP_E_NOSPACE;
     else if (new_size > old) {
+        /* The handler's fills read D and the copy's size: not while they change (budget.c) */
+        if (r->budget.evicting)
+            pthread_mutex_lock(&r->budget.mu);
         rc = snap_be_resize(r->be, SNAP_DATA, new_size); /* invariant 7 */
         if (!rc)
             rc = snap_copy_grow(r, new_size);
@@ -504,6 +511,8 @@ int snap_grow(snap_region *r, uint64_t new_size)
             __atomic_store_n(&r->size, new_size, __ATOMIC_RELEASE);
             snap_arena_set_size(r->base, r->reserve, new_size);
         }
+        if (r->budget.evicting)
+            pthread_mutex_unlock(&r->budget.mu);
     }
     pthread_mutex_unlock(&r->mu);
     return rc;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "budget.h"
 #include "dirty_map.h"
 #include "process.h"
 #include "redo_log.h"
@@ -37,6 +38,7 @@ struct snap_region {
     uint64_t size;    /* current size; atomic; changed only by snap_grow() under mu */
     uint64_t mapped;  /* bytes of the DRAM copy mapped (size rounded up to pages) */
     struct snap_dirty_map dirty;
+    struct snap_budget budget; /* the copy's memory budget and eviction (budget.h) */
 
     /* Commit state, protected by mu (group commit, see commit.c). */
     pthread_mutex_t mu;

@@ -22,6 +22,11 @@ int snap_stats_get(const snap_region *r, snap_stats *out)
         .commit_ns = LOAD(st_commit_ns),
         .recovered_records = r->st_recovered,
         .backend = r->be->kind,
+        .budget = r->budget.limit,
+        .resident_bytes = snap_budget_resident((struct snap_region *)r),
+        .evictions = LOAD(budget.evictions),
+        .refaults = LOAD(budget.refaults),
+        .evictable = r->budget.evicting,
     };
 #undef LOAD
     return 0;

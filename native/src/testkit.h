@@ -25,7 +25,8 @@ typedef void *(*snap_realloc_fn)(void *, size_t);
     X(snap_realloc_fn, snap_dirty_realloc, realloc) /* dirty_map.c: grows the run list */         \
     X(int, snap_populate_touch_only, 0)          /* copy.c: SNAP_POPULATE without madvise */      \
     X(int, snap_identity_no_xattr, 0)            /* identity.c: act as if there were no xattrs */ \
-    X(int, snap_file_apply_pwrite, -1)           /* file.c: apply by pwrite (1), stores (0) */
+    X(int, snap_file_apply_pwrite, -1)           /* file.c: apply by pwrite (1), stores (0) */ \
+    X(int, snap_budget_naive, 0)                 /* budget.c: release without E1-E2 (broken) */
 
 #ifdef SNAPSHOT_TESTKIT
 #define SNAP_KNOB_DECLARE(type, name, value) extern type name;
