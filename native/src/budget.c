@@ -407,6 +407,11 @@ int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int d
     b->evicted = b->resident + (b->pages + 63) / 64;
     b->ref = b->evicted + (b->pages + 63) / 64;
     b->data_fd = data_fd;
+    /* Pages come and go one at a time, at random: read-ahead would fill the memory the budget
+     * saves with pages nobody asked for (and, under a cgroup limit, evict the useful ones). */
+    if (data_fd >= 0)
+        posix_fadvise(data_fd, 0, 0, POSIX_FADV_RANDOM);
+    snap_be_random_access(r->be);
     pthread_mutex_init(&b->mu, NULL);
     b->evicting = 1;
     return 0;
@@ -585,6 +590,18 @@ int snap_budget_missing(const struct snap_region *r, uint64_t off)
 {
     const struct snap_budget *b = &r->budget;
     return b->evicting && !bit_test(b->resident, off >> b->page_shift);
+}
+
+int snap_budget_dirty_due(struct snap_region *r, const struct snap_rec_run *runs, uint64_t nruns)
+{
+    struct snap_budget *b = &r->budget;
+    if (!b->evicting)
+        return 0;
+    for (uint64_t i = 0; i < nruns; i++)
+        b->dirty_pages += ((runs[i].off + runs[i].len - 1) >> b->page_shift) -
+                          (runs[i].off >> b->page_shift) + 1;
+    uint64_t most = (b->limit / 8) >> b->page_shift, floor = ((uint64_t)1 << 20) >> b->page_shift;
+    return b->dirty_pages > (most > floor ? most : floor);
 }
 
 /* ---- Statistics ------------------------------------------------------------------------------- */

@@ -35,6 +35,7 @@ struct snap_budget {
     uint64_t nresident;   /* pages resident (atomic) */
     uint64_t evictions;   /* pages dropped (atomic) */
     uint64_t refaults;    /* pages filled again after an eviction (atomic) */
+    uint64_t dirty_pages; /* pages of D written by records since the last checkpoint (leader) */
     uint8_t *fill_buf;    /* one page for the handler */
     uint8_t *cmp_buf;     /* one page for the evictor */
 };
@@ -58,6 +59,14 @@ int snap_budget_map(struct snap_region *r, uint64_t off, uint64_t len);
  * the region's commit leader (r->leader_active), after its commit (no pending record is being
  * applied, no line staged). Never fails: a page that cannot be dropped stays. */
 void snap_budget_evict(struct snap_region *r);
+
+/* Step 4's other reason to checkpoint (commit.c): with an evictable copy, the data file's pages
+ * that records dirtied since the last checkpoint stay dirty page cache until it, and a memory limit
+ * (a cgroup) then spends its time writing them back in reclaim. Counts the pages of the record's
+ * runs and returns 1 once they exceed an eighth of the budget (at least 1 MiB): the checkpoint's
+ * fdatasync cleans them. Leader only; 0 for an ordinary copy. */
+struct snap_rec_run;
+int snap_budget_dirty_due(struct snap_region *r, const struct snap_rec_run *runs, uint64_t nruns);
 
 /* Resident bytes of the copy: counted if evictable, else read from /proc/self/pagemap (0 if it
  * cannot be). */

@@ -467,6 +467,7 @@ static int checkpoint_sized(struct snap_region *r, uint64_t min_area, int *retry
         return rc;
     r->log = h;
     r->log_off = 0;
+    r->budget.dirty_pages = 0;
     __atomic_store_n(&r->st_checkpoints, r->st_checkpoints + 1, __ATOMIC_RELAXED); /* leader only */
     return 0;
 }
@@ -684,7 +685,8 @@ static int commit_once(struct snap_region *r, int *retry)
         rec.runs[i] = (struct snap_rec_run){off, len < size - off ? len : size - off};
     }
 
-    if (r->log_off + rec.total > r->log.area_size) { /* step 4 */
+    if (r->log_off + rec.total > r->log.area_size || snap_budget_dirty_due(r, rec.runs, rec.nruns)) {
+        /* step 4 (and, for an evictable copy, when D holds much unflushed: budget.h) */
         rc = checkpoint_sized(r, rec.total, retry);
         if (rc) {
             if (*retry)

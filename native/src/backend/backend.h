@@ -49,6 +49,10 @@ struct snap_backend_ops {
     /* Optional (NULL: every byte may be data): in *out, the first offset >= off of f that may hold
      * a non-zero byte, or f's size if none (SEEK_DATA): lets a scan of the log skip its holes. */
     int (*next_data)(struct snap_backend *b, int f, uint64_t off, uint64_t *out);
+    /* Optional hint (NULL: none): memory is tight and the data file's pages will be written at
+     * random places (an evictable copy, budget.h): read no more of it than a write needs and
+     * keep no view of it mapped. Never fails, never changes the media. */
+    void (*random_access)(struct snap_backend *b);
     void (*close)(struct snap_backend *b);
 };
 
@@ -138,6 +142,12 @@ static inline int snap_be_next_data(struct snap_backend *b, int f, uint64_t off,
 {
     *out = off;
     return b->ops->next_data ? b->ops->next_data(b, f, off, out) : 0;
+}
+
+static inline void snap_be_random_access(struct snap_backend *b)
+{
+    if (b->ops->random_access)
+        b->ops->random_access(b);
 }
 
 static inline void snap_be_close(struct snap_backend *b)

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,6 +30,7 @@ struct file_backend {
      * mapping can fault on them; the log's so that a commit can reserve its record's room. */
     struct snap_space space[2];
     int stores; /* apply through the mapping (else pwrite): the file system overwrites in place */
+    int tight;  /* memory is tight (random_access): the log keeps no page cache */
 };
 
 static struct file_backend *fb(struct snap_backend *b)
@@ -114,6 +116,18 @@ static int file_read(struct snap_backend *b, int which, uint64_t off, void *buf,
     return 0;
 }
 
+/* An evictable copy's data file (backend.h): apply by pwrite, which reads only the page it writes
+ * into, rather than through the shared view, whose faults read ahead and whose pages stay mapped;
+ * no read-ahead for pread either; and the log's pages leave the page cache at each barrier. */
+static void file_random_access(struct snap_backend *b)
+{
+    struct file_backend *f = fb(b);
+    f->stores = 0;
+    f->tight = 1;
+    unmap_data(f);
+    posix_fadvise(f->fd[SNAP_DATA], 0, 0, POSIX_FADV_RANDOM);
+}
+
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
     const uint8_t *p = buf;
@@ -163,7 +177,13 @@ static int file_barrier(struct snap_backend *b, int which)
         return SNAP_E_INVAL;
     /* On Linux fdatasync also writes back the pages dirtied through the shared mapping. Never
      * retried: after a failure the kernel may have dropped the dirty pages. */
-    return fdatasync(fb(b)->fd[which]) ? -errno : 0;
+    if (fdatasync(fb(b)->fd[which]))
+        return -errno;
+    /* The log is read only by recovery: under a memory limit its clean pages would only push
+     * the data file's (and the program's text) out of the page cache. */
+    if (which == SNAP_LOG && fb(b)->tight)
+        posix_fadvise(fb(b)->fd[SNAP_LOG], 0, 0, POSIX_FADV_DONTNEED);
+    return 0;
 }
 
 static int file_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
@@ -199,6 +219,7 @@ static const struct snap_backend_ops file_ops = {
     .map_private = file_map_private,
     .reserve = file_reserve,
     .next_data = file_next_data,
+    .random_access = file_random_access,
     .close = file_close,
 };
 
