@@ -474,9 +474,9 @@ public final class PersistentHeap {
         return gate.exclusive(() -> walk(true).summary);
     }
 
-    /** verify(), also returning the allocated handles (for a structure's leak check). */
-    Walk verifyWalk() {
-        return gate.exclusive(() -> walk(true));
+    /** verify(), then {@code check} on its walk (a structure's leak check), with no op in flight. */
+    <T> T verifyWith(java.util.function.Function<Walk, T> check) {
+        return gate.exclusive(() -> check.apply(walk(true)));
     }
 
     /** What a walk of the blocks found. */
