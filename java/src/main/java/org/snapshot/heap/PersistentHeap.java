@@ -365,7 +365,7 @@ public final class PersistentHeap {
     }
 
     /**
-     * Free the allocated block {@code handle}.
+     * Free the allocated block {@code handle}. Freeing the root block sets the root to 0.
      *
      * @throws IllegalArgumentException if it is not an allocated block's handle (e.g. freed twice)
      */
@@ -379,6 +379,9 @@ public final class PersistentHeap {
             try {
                 allocatedWord(handle); // again under the lock: a racing free of the same block
                 long block = handle - BLOCK_HEADER;
+                if (region.getLong(ROOT) == handle) {
+                    region.putLong(ROOT, 0);
+                }
                 if (list == LARGE && releaseToTop(block, size)) {
                     return;
                 }
