@@ -45,7 +45,9 @@ import org.snapshot.SnapshotException;
  * <p><b>Threads.</b> All methods are thread-safe. Allocation and freeing lock only their size class
  * (or the large list), plus the top briefly when a class carves new blocks, so threads using
  * different classes do not wait for each other. A commit waits for operations in flight and holds
- * new ones back for the length of its msync; concurrent commits share one msync.
+ * new ones back for the length of its msync; concurrent commits share one msync. Commit through
+ * {@link #commit()}, not {@code region.msync()}, while other threads use the heap: a bare msync
+ * could capture an operation half done.
  *
  * <p><b>Damage.</b> {@link #open} checks the header; every operation checks the blocks it touches
  * and {@link #verify()} checks everything; all throw {@link CorruptHeapException}, never loop

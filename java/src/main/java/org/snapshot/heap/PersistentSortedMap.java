@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 import java.util.zip.CRC32C;
 import org.snapshot.PersistentRegion;
 
@@ -273,19 +274,32 @@ public final class PersistentSortedMap {
         }
     }
 
-    /** The value of {@code key}, or null if absent. */
-    public byte[] get(byte[] key) {
-        checkKey(key);
-        long kp = prefix(key);
+    /** {@code body} under the tree's read lock. */
+    private <T> T reading(Supplier<T> body) {
         Lock l = lock.readLock();
         l.lock();
         try {
-            long leaf = findLeaf(key, kp, null, null);
-            int i = leafSearch(leaf, node(leaf, 0), key, kp);
-            return i < 0 ? null : value(leafRecord(leaf, i));
+            return body.get();
         } finally {
             l.unlock();
         }
+    }
+
+    /** The record of {@code key}, or 0 if absent; under the read lock. */
+    private long find(byte[] key) {
+        checkKey(key);
+        long kp = prefix(key);
+        long leaf = findLeaf(key, kp, null, null);
+        int i = leafSearch(leaf, node(leaf, 0), key, kp);
+        return i < 0 ? 0 : leafRecord(leaf, i);
+    }
+
+    /** The value of {@code key}, or null if absent. */
+    public byte[] get(byte[] key) {
+        return reading(() -> {
+            long rec = find(key);
+            return rec == 0 ? null : value(rec);
+        });
     }
 
     /**
@@ -295,17 +309,11 @@ public final class PersistentSortedMap {
      * @throws BufferOverflowException if the value does not fit dst's remaining bytes (dst unchanged)
      */
     public int get(byte[] key, ByteBuffer dst) {
-        checkKey(key);
-        long kp = prefix(key);
-        Lock l = lock.readLock();
-        l.lock();
-        try {
-            long leaf = findLeaf(key, kp, null, null);
-            int i = leafSearch(leaf, node(leaf, 0), key, kp);
-            if (i < 0) {
+        return reading(() -> {
+            long rec = find(key);
+            if (rec == 0) {
                 return -1;
             }
-            long rec = leafRecord(leaf, i);
             int k = keyLength(rec), v = r.getInt(rec + 4);
             if (v > dst.remaining()) {
                 throw new BufferOverflowException();
@@ -315,34 +323,17 @@ public final class PersistentSortedMap {
             r.getBytes(rec + RECORD_HEADER + k, d);
             dst.position(dst.position() + v);
             return v;
-        } finally {
-            l.unlock();
-        }
+        });
     }
 
     /** True if {@code key} is present. */
     public boolean containsKey(byte[] key) {
-        checkKey(key);
-        long kp = prefix(key);
-        Lock l = lock.readLock();
-        l.lock();
-        try {
-            long leaf = findLeaf(key, kp, null, null);
-            return leafSearch(leaf, node(leaf, 0), key, kp) >= 0;
-        } finally {
-            l.unlock();
-        }
+        return reading(() -> find(key) != 0);
     }
 
     /** Number of entries. */
     public long size() {
-        Lock l = lock.readLock();
-        l.lock();
-        try {
-            return r.getLong(header + H_COUNT);
-        } finally {
-            l.unlock();
-        }
+        return reading(() -> r.getLong(header + H_COUNT));
     }
 
     // ---- Updating --------------------------------------------------------------------------------
@@ -655,16 +646,11 @@ public final class PersistentSortedMap {
     }
 
     private List<Map.Entry<byte[], byte[]>> fetch(byte[] from, boolean inclusive, boolean asc) {
-        Lock l = lock.readLock();
-        l.lock();
-        try {
+        return reading(() -> {
             List<Map.Entry<byte[], byte[]>> out = new ArrayList<>(BATCH);
-            int height = height();
-            scan(rootNode(), height - 1, from, from == null ? 0 : prefix(from), inclusive, asc, out);
+            scan(rootNode(), height() - 1, from, from == null ? 0 : prefix(from), inclusive, asc, out);
             return out;
-        } finally {
-            l.unlock();
-        }
+        });
     }
 
     private void scan(long n, int level, byte[] from, long fp, boolean inclusive, boolean asc,
@@ -699,13 +685,7 @@ public final class PersistentSortedMap {
 
     /** Entries, height and nodes (walks the tree, checking each node and record it reads). */
     public MapSummary summary() {
-        Lock l = lock.readLock();
-        l.lock();
-        try {
-            return new Checker(null).run();
-        } finally {
-            l.unlock();
-        }
+        return reading(() -> new Checker(null).run());
     }
 
     /**
@@ -718,13 +698,7 @@ public final class PersistentSortedMap {
      * @throws CorruptHeapException at the first violation
      */
     public MapSummary verify() {
-        Lock l = lock.readLock();
-        l.lock();
-        try {
-            return heap.verifyWith(w -> new Checker(w).run());
-        } finally {
-            l.unlock();
-        }
+        return reading(() -> heap.verifyWith(w -> new Checker(w).run()));
     }
 
     /** One walk of the tree; with a heap walk, also marks blocks for the leak check. */
@@ -852,6 +826,6 @@ public final class PersistentSortedMap {
 
     @Override
     public String toString() {
-        return "PersistentSortedMap[" + r.path() + ", " + size() + " entries]";
+        return "PersistentSortedMap[" + r.path() + "]";
     }
 }
