@@ -372,12 +372,18 @@ static int uffd_open(void)
     return fd;
 }
 
+uint64_t snap_budget_choose(uint64_t asked)
+{
+    uint64_t env = env_budget();
+    return env ? env : asked ? asked : snap_budget_default();
+}
+
 int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int data_fd)
 {
     struct snap_budget *b = &r->budget;
     b->uffd = b->stop_fd = b->data_fd = -1;
     uint64_t env = env_budget();
-    b->limit = env ? env : asked ? asked : snap_budget_default();
+    b->limit = snap_budget_choose(asked);
     long pagesz = sysconf(_SC_PAGESIZE);
     b->page_shift = (unsigned)__builtin_ctzl((unsigned long)(pagesz > 0 ? pagesz : 4096));
     uint64_t page = (uint64_t)1 << b->page_shift;

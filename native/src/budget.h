@@ -44,6 +44,10 @@ struct snap_budget {
  * Computed once per process. */
 uint64_t snap_budget_default(void);
 
+/* The budget a region opened with snap_options.budget = asked gets in this process: SNAPSHOT_BUDGET
+ * if set, else asked if not 0, else the default. */
+uint64_t snap_budget_choose(uint64_t asked);
+
 /* At open, before the copy is filled: choose the budget (SNAPSHOT_BUDGET, else `asked`, else the
  * default) and, if the copy of `size` bytes exceeds it, make the copy evictable: the bitmaps, a
  * userfaultfd and the handler thread. data_fd: the data file's descriptor for the handler's reads

@@ -182,6 +182,14 @@ int main(int argc, char **argv)
            "\"torn_tail\":false", "\"in_use\":false", "\"log_state\":\"valid\"",
            "\"data_file_bytes\":8192", "\"error\":null");
     EXPECT(0, "inspect", path, NULL, "3 records, epochs 1..3", "torn tail: no", "in use      no");
+    /* The budget an open here would give it (snapshot.h, "Budget"), from SNAPSHOT_BUDGET too. */
+    setenv("SNAPSHOT_BUDGET", "4k", 1);
+    EXPECT(0, "inspect", path, "--json", "\"memory\":{\"budget\":4096,\"evictable\":true}");
+    EXPECT(0, "inspect", path, NULL, "budget 4 KiB in this environment (SNAPSHOT_BUDGET): the copy "
+           "exceeds it and would be evictable");
+    setenv("SNAPSHOT_BUDGET", "1g", 1);
+    EXPECT(0, "inspect", path, "--json", "\"memory\":{\"budget\":1073741824,\"evictable\":false}");
+    unsetenv("SNAPSHOT_BUDGET");
     EXPECT(0, "verify", path, NULL, "OK",
            "would replay 3 records (epochs 1..3), set data size to 8192");
     EXPECT(0, "verify", "--json", path, "\"ok\":true", "\"action\":\"replay\"", "\"records\":3",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "budget.h"
 #include "identity.h"
 #include "redo_log.h"
 #include "snapshot.h"
@@ -75,6 +76,10 @@ static const char usage_text[] =
     "                            another name of the data file) or \"moved\" (the data file was\n"
     "                            renamed alone); log_binding {kind, dev, ino, this_file}: kind\n"
     "                            \"xattr\", \"inode\" or \"none\" (an older log)\n"
+    "    memory                  {budget, evictable}: the budget a region opened here with default\n"
+    "                            options gets (SNAPSHOT_BUDGET applied) and whether its copy\n"
+    "                            would exceed it. Live counters (resident bytes, evictions,\n"
+    "                            re-faults) belong to the process that has it open: snap_stats\n"
     "    error                   {code, name, message} of what would make recovery fail, or null\n"
     "  verify adds:\n"
     "    ok                      true if recovery would succeed (exit status 0)\n"
@@ -380,6 +385,9 @@ static void json_state(const struct look *L)
             fputs(",\"log_binding\":null}", stdout);
         }
     }
+    uint64_t budget = snap_budget_choose(0), copy = (L->data_bytes + 4095) & ~(uint64_t)4095;
+    printf(",\"memory\":{\"budget\":%" PRIu64 ",\"evictable\":%s}", budget,
+           json_bool(budget != SNAP_BUDGET_NONE && copy > budget));
     fputs(",\"error\":", stdout);
     json_error(L->err);
 }
@@ -459,10 +467,27 @@ static void print_identity(const struct look *L)
         printf("            %s\n", says[L->verdict]);
 }
 
+/* What an open with default options would do with the copy here (snapshot.h, "Budget"). */
+static void print_memory(const struct look *L)
+{
+    uint64_t budget = snap_budget_choose(0), copy = (L->data_bytes + 4095) & ~(uint64_t)4095;
+    if (budget == SNAP_BUDGET_NONE) {
+        printf("memory      no budget (SNAPSHOT_BUDGET=none): the copy stays resident\n");
+        return;
+    }
+    int kib = budget < ((uint64_t)1 << 20);
+    printf("memory      budget %" PRIu64 " %s in this environment%s: %s\n",
+           kib ? budget >> 10 : budget >> 20, kib ? "KiB" : "MiB",
+           getenv("SNAPSHOT_BUDGET") ? " (SNAPSHOT_BUDGET)" : " (a quarter of RAM or cgroup limit)",
+           copy > budget ? "the copy exceeds it and would be evictable"
+                         : "the copy fits and would stay resident");
+}
+
 static void print_state(const struct look *L)
 {
     printf("region      %s\n", L->path);
     printf("data file   %" PRIu64 " bytes\n", L->data_bytes);
+    print_memory(L);
     printf("in use      %s\n", L->in_use < 0 ? "unknown (flock failed)" :
                                L->in_use ? "yes: open by another handle; the files may change while "
                                            "they are read" : "no");
