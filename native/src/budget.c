@@ -82,6 +82,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "racy.h"
 #include "region.h"
 #include "testkit.h"
 
@@ -253,7 +254,7 @@ static void fill(struct snap_region *r, uint64_t addr)
     struct snap_budget *b = &r->budget;
     uint64_t page = (uint64_t)1 << b->page_shift, off = addr - r->base, i = off >> b->page_shift;
     pthread_mutex_lock(&b->mu);
-    if (off >= r->mapped || bit_test(b->resident, i)) { /* F1 (or not ours: let it retry) */
+    if (off >= b->end || bit_test(b->resident, i)) { /* F1 (or not ours: let it retry) */
         pthread_mutex_unlock(&b->mu);
         wake(b, addr);
         return;
@@ -440,6 +441,8 @@ int snap_budget_map(struct snap_region *r, uint64_t off, uint64_t len)
                                   UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP, 0};
     if (!rc)
         rc = uffd_ioctl(b->uffd, UFFDIO_REGISTER, &reg);
+    if (!rc)
+        b->end = off + len; /* read by fills under mu, which snap_grow() holds around this call */
     if (!rc && !b->thread_started) {
         /* The handler runs with every signal blocked: a JVM or a program's handlers must never
          * run on it (it may hold mu). */
@@ -544,7 +547,7 @@ static int evict_page(struct snap_region *r, uint64_t i)
     } else {
         if (write_protect(b, (uint64_t)(uintptr_t)p, 1)) /* E1 */
             return 0;
-        drop = read_page(r, off, b->cmp_buf) == 0 && memcmp(p, b->cmp_buf, page) == 0; /* E2 */
+        drop = read_page(r, off, b->cmp_buf) == 0 && snap_racy_equal(p, b->cmp_buf, page); /* E2 */
     }
     if (drop && madvise(p, page, MADV_DONTNEED) != 0) /* E3 */
         drop = 0;

@@ -30,6 +30,7 @@ struct snap_budget {
     uint64_t *ref;        /* bit per page: filled since the clock hand last passed */
     size_t bits_len;      /* bytes mapped for the three bitmaps */
     uint64_t pages;       /* pages the bitmaps cover */
+    uint64_t end;         /* bytes of the copy mapped evictable (a fill past it is not ours) */
     unsigned page_shift;
     uint64_t hand;        /* the clock hand: the next page eviction looks at */
     uint64_t nresident;   /* pages resident (atomic) */

@@ -207,6 +207,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "racy.h"
 #include "region.h"
 #include "testkit.h"
 
@@ -327,33 +328,6 @@ void snap_assert_region_state(const struct snap_region *r)
     }
 #else
     (void)r;
-#endif
-}
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SNAP_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(SNAP_TSAN)
-#define SNAP_TSAN 1
-#endif
-#ifdef SNAP_TSAN
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-#endif
-
-/* Reads DRAM lines that other threads may be storing to: the race is intended (invariant 6), so
- * keep it out of ThreadSanitizer's reports (no_sanitize alone does not cover the memcpy
- * interceptor). */
-static void copy_lines(uint8_t *dst, const uint8_t *src, size_t len)
-{
-#ifdef SNAP_TSAN
-    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-#endif
-    memcpy(dst, src, len);
-#ifdef SNAP_TSAN
-    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
 #endif
 }
 
@@ -551,7 +525,7 @@ static int write_record(struct snap_region *r, struct record *rec, uint64_t size
         for (uint64_t done = 0; done < rec->runs[i].len && !rc;) {
             uint64_t n = rec->runs[i].len - done < rec->piece ? rec->runs[i].len - done : rec->piece;
             uint8_t *dst = rec->stream ? rec->data : rec->data + pos;
-            copy_lines(dst, (const uint8_t *)r->base + rec->runs[i].off + done, n);
+            snap_racy_copy(dst, (const uint8_t *)r->base + rec->runs[i].off + done, n);
             crc = snap_crc32c(crc, dst, n);
             if (rec->stream)
                 rc = snap_be_write(r->be, SNAP_LOG, rec->at + rec->head + pos, dst, n);
