@@ -123,6 +123,8 @@ static void case_model(const char *kind)
     REQUIRE_OK(snap_close(r));
     free(m);
     test_rmdir(dir);
+    free(path);
+    free(dir);
     cases++;
 }
 
@@ -221,6 +223,8 @@ static void case_race(const char *kind, int naive)
         CHECK(not_durable == 0);
     }
     test_rmdir(dir);
+    free(path);
+    free(dir);
     cases++;
 }
 
@@ -252,6 +256,8 @@ static void case_options(void)
     CHECK(s.budget > 0 && s.budget <= (uint64_t)pages * (uint64_t)page / 4);
     REQUIRE_OK(snap_close(r));
     test_rmdir(dir);
+    free(path);
+    free(dir);
     cases++;
 }
 

@@ -176,5 +176,7 @@ int main(void)
     REQUIRE_OK(snap_close(r));
     free(m);
     test_rmdir(dir);
+    free(path);
+    free(dir);
     return test_done("test_budget_cgroup", 1);
 }
