@@ -26,12 +26,12 @@ extern "C" {
 #endif
 
 /* Bumped when an index below or a function's meaning changes; the Java binding checks it. */
-#define SNAP_FOREIGN_ABI 3
+#define SNAP_FOREIGN_ABI 4
 
 /* snap_open() with flat arguments (see snap_options for each). backend: enum snap_backend_kind.
  * mode 0: 0644. Errors: as snap_open(). */
 int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
-                      uint64_t log_capacity, uint32_t mode, snap_region **out);
+                      uint64_t log_capacity, uint32_t mode, uint64_t budget, snap_region **out);
 
 /* Indices into the array filled by snap_foreign_layout(): a region's addresses, in the layout of
  * snapshot_layout.h. Level l of the dirty map (l < out[SNAP_FOREIGN_L_LEVELS]) starts at address
@@ -56,9 +56,9 @@ enum snap_foreign_layout_index {
 int snap_foreign_layout(const snap_region *r, int64_t *out, size_t n);
 
 /* snap_stats_get() as an array: size, epoch, msyncs, commits, lines_committed, bytes_committed,
- * log_bytes, checkpoints, commit_ns, recovered_records, backend, in that order (n >= 11).
- * Errors: SNAP_E_INVAL, SNAP_E_CLOSED. */
-#define SNAP_FOREIGN_STATS_COUNT 11
+ * log_bytes, checkpoints, commit_ns, recovered_records, backend, budget, resident_bytes,
+ * evictions, refaults, evictable, in that order (n >= 16). Errors: SNAP_E_INVAL, SNAP_E_CLOSED. */
+#define SNAP_FOREIGN_STATS_COUNT 16
 int snap_foreign_stats(const snap_region *r, int64_t *out, size_t n);
 
 /* Close like snap_close() (same result, same files, lock released, uncommitted stores discarded),

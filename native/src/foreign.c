@@ -13,7 +13,7 @@
 #include "snapshot_foreign.h"
 
 int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t size, uint64_t max_size,
-                      uint64_t log_capacity, uint32_t mode, snap_region **out)
+                      uint64_t log_capacity, uint32_t mode, uint64_t budget, snap_region **out)
 {
     if (backend < SNAP_BACKEND_AUTO || backend > SNAP_BACKEND_EMULATED_PMEM) /* not the simulator */
         return out ? (*out = NULL, SNAP_E_INVAL) : SNAP_E_INVAL;
@@ -24,6 +24,7 @@ int snap_foreign_open(const char *path, uint32_t flags, int backend, uint64_t si
         .max_size = max_size,
         .log_capacity = log_capacity,
         .mode = (mode_t)mode,
+        .budget = budget,
     };
     return snap_open(path, &o, out);
 }
@@ -60,7 +61,8 @@ int snap_foreign_stats(const snap_region *r, int64_t *out, size_t n)
         return rc;
     const uint64_t v[SNAP_FOREIGN_STATS_COUNT] = {
         s.size, s.epoch, s.msyncs, s.commits, s.lines_committed, s.bytes_committed, s.log_bytes,
-        s.checkpoints, s.commit_ns, s.recovered_records, (uint64_t)s.backend,
+        s.checkpoints, s.commit_ns, s.recovered_records, (uint64_t)s.backend, s.budget,
+        s.resident_bytes, s.evictions, s.refaults, (uint64_t)s.evictable,
     };
     for (size_t i = 0; i < SNAP_FOREIGN_STATS_COUNT; i++)
         out[i] = (int64_t)v[i];

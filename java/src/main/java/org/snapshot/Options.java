@@ -17,9 +17,10 @@ public final class Options {
     final boolean noConcurrentWriters;
     final boolean populate;
     final boolean hugepages;
+    final long budget;
 
     private Options(Backend backend, long maxSize, long logCapacity, int mode, boolean exclusive,
-            boolean noConcurrentWriters, boolean populate, boolean hugepages) {
+            boolean noConcurrentWriters, boolean populate, boolean hugepages, long budget) {
         this.backend = backend;
         this.maxSize = maxSize;
         this.logCapacity = logCapacity;
@@ -28,10 +29,11 @@ public final class Options {
         this.noConcurrentWriters = noConcurrentWriters;
         this.populate = populate;
         this.hugepages = hugepages;
+        this.budget = budget;
     }
 
     private static final Options DEFAULTS = new Options(Backend.AUTO, 0, 0, 0, false, false, false,
-            false);
+            false, 0);
 
     public static Options defaults() {
         return DEFAULTS;
@@ -43,7 +45,7 @@ public final class Options {
             throw new NullPointerException("backend");
         }
         return new Options(b, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /** Address space reserved for the region (0: its size rounded up to 1 GiB). */
@@ -52,7 +54,7 @@ public final class Options {
             throw new IllegalArgumentException("maxSize < 0: " + bytes);
         }
         return new Options(backend, bytes, logCapacity, mode, exclusive, noConcurrentWriters, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /**
@@ -65,7 +67,7 @@ public final class Options {
             throw new IllegalArgumentException("logCapacity < 0: " + bytes);
         }
         return new Options(backend, maxSize, bytes, mode, exclusive, noConcurrentWriters, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /** Permissions of a created data file, e.g. {@code 0600} (0: 0644). The log copies them. */
@@ -74,13 +76,13 @@ public final class Options {
             throw new IllegalArgumentException("mode: " + Integer.toOctalString(mode));
         }
         return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /** With create(): fail if the data file exists. */
     public Options exclusive(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, on, noConcurrentWriters, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /**
@@ -92,7 +94,7 @@ public final class Options {
      */
     public Options noConcurrentWriters(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, on, populate,
-                hugepages);
+                hugepages, budget);
     }
 
     /**
@@ -111,7 +113,7 @@ public final class Options {
      */
     public Options populate(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, on,
-                hugepages);
+                hugepages, budget);
     }
 
     /**
@@ -126,7 +128,28 @@ public final class Options {
      */
     public Options hugepages(boolean on) {
         return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
-                on);
+                on, budget);
+    }
+
+    /** {@link #budget(long)} for no limit: the copy is never evicted. */
+    public static final long BUDGET_NONE = -1L;
+
+    /**
+     * Bytes of the region's DRAM copy that may stay resident (snapshot.h, "Budget"). A region whose
+     * size exceeds it gets an evictable copy: pages come in on first access, read from the data file,
+     * and {@link PersistentRegion#msync()} gives back committed pages when more than the budget is
+     * resident, so a region larger than memory works. 0 (the default): a quarter of the smaller of
+     * physical memory and the cgroup's memory limit; {@link #BUDGET_NONE}: no limit. The environment
+     * variable SNAPSHOT_BUDGET overrides it. Needs userfaultfd (root, CAP_SYS_PTRACE,
+     * vm.unprivileged_userfaultfd=1 or /dev/userfaultfd): an explicit budget below the size fails the
+     * open with {@link UnsupportedBackendException} without it.
+     */
+    public Options budget(long bytes) {
+        if (bytes < 0 && bytes != BUDGET_NONE) {
+            throw new IllegalArgumentException("budget < 0: " + bytes);
+        }
+        return new Options(backend, maxSize, logCapacity, mode, exclusive, noConcurrentWriters, populate,
+                hugepages, bytes);
     }
 
     @Override
@@ -134,6 +157,6 @@ public final class Options {
         return "Options[backend=" + backend + ", maxSize=" + maxSize + ", logCapacity=" + logCapacity
                 + ", mode=0" + Integer.toOctalString(mode) + ", exclusive=" + exclusive
                 + ", noConcurrentWriters=" + noConcurrentWriters + ", populate=" + populate
-                + ", hugepages=" + hugepages + "]";
+                + ", hugepages=" + hugepages + ", budget=" + budget + "]";
     }
 }

@@ -88,7 +88,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         }
         SnapshotNative.Region h = new SnapshotNative.Region();
         int rc = SnapshotNative.snap_foreign_open(p, flags, o.backend.nativeValue, size, o.maxSize,
-                o.logCapacity, o.mode, h);
+                o.logCapacity, o.mode, o.budget, h);
         // Closed regions keep their address range until the GC proves no accessor can touch it
         // (Mapping): if the arena is full of them, let the GC run and retry, as NIO does for
         // direct memory.
@@ -101,7 +101,7 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
                 break;
             }
             rc = SnapshotNative.snap_foreign_open(p, flags, o.backend.nativeValue, size, o.maxSize,
-                    o.logCapacity, o.mode, h);
+                    o.logCapacity, o.mode, o.budget, h);
         }
         if (rc != 0) {
             throw Errors.of(size > 0 ? "create" : "open", p, rc);

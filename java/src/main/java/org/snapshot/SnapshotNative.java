@@ -26,7 +26,7 @@ final class SnapshotNative {
     static final String LIBRARY_PATH;
 
     /** The SNAP_FOREIGN_ABI this binding was written for. */
-    static final int ABI = 3;
+    static final int ABI = 4;
 
     static {
         String path;
@@ -149,7 +149,8 @@ final class SnapshotNative {
 
     static native int snap_foreign_open(String path, @Cast("uint32_t") int flags, int backend,
             @Cast("uint64_t") long size, @Cast("uint64_t") long maxSize,
-            @Cast("uint64_t") long logCapacity, @Cast("uint32_t") int mode, @ByPtrPtr Region out);
+            @Cast("uint64_t") long logCapacity, @Cast("uint32_t") int mode,
+            @Cast("uint64_t") long budget, @ByPtrPtr Region out);
 
     static native int snap_foreign_layout(@Cast("const snap_region*") Region r,
             @Cast("int64_t*") long[] out, @Cast("size_t") long n);
