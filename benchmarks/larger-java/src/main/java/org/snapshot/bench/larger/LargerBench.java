@@ -23,7 +23,8 @@ import org.snapshot.RegionStats;
  * BYTES/4096*49 records). Snapshot: PersistentRegion.open with default Options; each op
  * {@code putLongs} of 64 bytes into a random slot of BYTES/64, then {@code msync()}. lmdbjava: default
  * environment flags (sync commits); each op one write transaction putting one random record.
- * Prints a key=value line and appends a report.py row, system "snapshot" or "lmdbjava".
+ * Prints a key=value line (with the region's budget, resident bytes, evictions and re-faults for
+ * Snapshot) and appends a report.py row, system "snapshot" or "lmdbjava".
  */
 public final class LargerBench {
     private LargerBench() {
@@ -31,6 +32,9 @@ public final class LargerBench {
 
     /** xorshift64*, as bench_util.h's bench_rand, so the slots are the C run's. */
     private static long seed;
+
+    /** Snapshot's budget figures for the key=value line ("" for lmdbjava). */
+    private static String stats = "";
 
     private static long rand() {
         long x = seed;
@@ -89,9 +93,9 @@ public final class LargerBench {
             default -> throw new IllegalArgumentException("unknown system " + system);
         };
         double secs = result[1] / 1e9, rate = result[0] / secs;
-        System.out.printf("system=%s ops=%d seconds=%.3f ops_per_sec=%.0f vmhwm_kib=%d%n",
+        System.out.printf("system=%s ops=%d seconds=%.3f ops_per_sec=%.0f vmhwm_kib=%d%s%n",
                 system.equals("snapshot") ? "snapshot-java" : system,
-                result[0], secs, rate, vmhwmKib());
+                result[0], secs, rate, vmhwmKib(), stats);
         if (csv != null) {
             String row = String.format("larger,%s,%s,disk,1,%d,%d,%d,%.6f,%.0f%n", workload, system,
                     records, result[0], run, secs, rate);
@@ -110,6 +114,7 @@ public final class LargerBench {
             }
             long slots = size / 64, ops = 0, timedFrom = 0, start = 0;
             long[] value = new long[8];
+            RegionStats st0 = r.stats();
             long t0 = System.nanoTime();
             long warmEnd = t0 + (long) (warmup * 1e9), end = warmEnd + (long) (seconds * 1e9);
             for (;;) {
@@ -117,6 +122,7 @@ public final class LargerBench {
                 if (start == 0 && now >= warmEnd) {
                     start = now;
                     timedFrom = ops;
+                    st0 = r.stats();
                 }
                 if (now >= end) {
                     break;
@@ -128,7 +134,10 @@ public final class LargerBench {
             }
             long nanos = System.nanoTime() - start;
             RegionStats st = r.stats();
-            System.out.printf("snapshot-java: msyncs=%d checkpoints=%d%n", st.msyncs(), st.checkpoints());
+            stats = String.format(" budget=%d resident=%d evictions=%d refaults=%d evictable=%d "
+                    + "timed_evictions=%d timed_refaults=%d", st.budget(), st.residentBytes(),
+                    st.evictions(), st.refaults(), st.evictable() ? 1 : 0,
+                    st.evictions() - st0.evictions(), st.refaults() - st0.refaults());
             return new long[] {ops - timedFrom, nanos};
         }
     }
