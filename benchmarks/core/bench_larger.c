@@ -49,6 +49,20 @@ static uint64_t records_of(uint64_t size)
     return size / 4096 * LEAF_RECORDS;
 }
 
+/* The report.py row of a run (records: LMDB's N for both systems, so a size is one group). */
+static void csv_row(const struct opts *o, const char *system, uint64_t ops, double secs)
+{
+    if (!o->csv)
+        return;
+    FILE *f = fopen(o->csv, "a");
+    if (!f)
+        bench_die(o->csv, errno);
+    fprintf(f, "larger,%s,%s,disk,1,%llu,%llu,%d,%.6f,%.0f\n", o->workload, system,
+            (unsigned long long)records_of(o->size), (unsigned long long)ops, o->run, secs,
+            (double)ops / secs);
+    fclose(f);
+}
+
 static void be64(uint8_t *out, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
@@ -153,15 +167,7 @@ static void snap_run(const struct opts *o)
     fflush(stdout);
     BENCH_CHECK(snap_close(r));
     free(path);
-    if (o->csv) {
-        FILE *f = fopen(o->csv, "a");
-        if (!f)
-            bench_die(o->csv, errno);
-        fprintf(f, "larger,%s,snapshot,disk,1,%llu,%llu,%d,%.6f,%.0f\n", o->workload,
-                (unsigned long long)records_of(o->size), (unsigned long long)timed_ops, o->run,
-                secs, (double)timed_ops / secs);
-        fclose(f);
-    }
+    csv_row(o, "snapshot", timed_ops, secs);
 }
 
 /* ---- LMDB -------------------------------------------------------------------------------------- */
@@ -262,15 +268,7 @@ static void lmdb_run(const struct opts *o)
            (unsigned long long)timed_ops, secs, (double)timed_ops / secs, vmhwm_kib());
     fflush(stdout);
     mdb_env_close(env);
-    if (o->csv) {
-        FILE *f = fopen(o->csv, "a");
-        if (!f)
-            bench_die(o->csv, errno);
-        fprintf(f, "larger,%s,lmdb,disk,1,%llu,%llu,%d,%.6f,%.0f\n", o->workload,
-                (unsigned long long)n, (unsigned long long)timed_ops, o->run, secs,
-                (double)timed_ops / secs);
-        fclose(f);
-    }
+    csv_row(o, "lmdb", timed_ops, secs);
 }
 
 static void usage(void)
