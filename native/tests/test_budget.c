@@ -13,7 +13,8 @@
  *     acknowledged before it are durable. Any lost store fails. With SNAPSHOT_BUDGET_NAIVE=1 the
  *     library releases pages whose lines look clean without write-protecting and comparing them
  *     (the test kit's snap_budget_naive) and the test passes only if it sees a store lost: the
- *     race it guards against is real (ctest runs both);
+ *     race it guards against is real (ctest runs both). The race runs at least its msyncs and 1000
+ *     evictions (the naive one until a store is lost), at most 60 s;
  *   - options: an explicit budget at or above the size keeps the ordinary copy; SNAP_BUDGET_NONE
  *     too; the default budget is set and within physical memory.
  * Sizes from the environment: SNAPSHOT_BUDGET_OPS (model operations per medium, default 3000),
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -164,7 +166,7 @@ static void *writer(void *arg)
             ;
         snap_track(x->r, (void *)p, 8);
         if (*p != v) {
-            x->lost[w]++;
+            __atomic_fetch_add(&x->lost[w], 1, __ATOMIC_RELAXED);
             next[k] = *p; /* go on from what the copy holds */
         }
         x->stores[w]++;
@@ -193,7 +195,16 @@ static void case_race(const char *kind, int naive)
     long not_durable = 0;
     struct test_rng g;
     test_rng_seed(&g, 9);
-    for (long i = 0; i < msyncs; i++) {
+    /* At least `msyncs` commits and 1000 evictions (writers may start late on a loaded machine);
+     * the naive release runs until it loses a store. At most 60 s either way. */
+    time_t t0 = time(NULL);
+    for (long i = 0; time(NULL) - t0 < 60; i++) {
+        long lost_now = 0;
+        for (int w = 0; w < WRITERS; w++)
+            lost_now += __atomic_load_n(&x.lost[w], __ATOMIC_RELAXED);
+        if (naive ? lost_now + not_durable > 0
+                  : i >= msyncs && stats_of(x.r).evictions >= 1000)
+            break;
         int w = (int)test_rng_below(&g, WRITERS), k = (int)test_rng_below(&g, SLOTS);
         uint64_t want = __atomic_load_n(&x.acked[w][k], __ATOMIC_ACQUIRE);
         REQUIRE_OK(snap_msync(x.r));
