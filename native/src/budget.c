@@ -581,7 +581,15 @@ void snap_budget_evict(struct snap_region *r)
         uint64_t i = b->hand++;
         if (b->hand >= pages)
             b->hand = 0;
-        if (i >= pages || !bit_test(b->resident, i))
+        if (i >= pages)
+            continue;
+        if (!(b->resident[i >> 6] >> (i & 63))) { /* nothing resident in the rest of this word */
+            uint64_t next = (i | 63) + 1;
+            seen += (next < pages ? next : pages) - i - 1;
+            b->hand = next < pages ? next : 0;
+            continue;
+        }
+        if (!bit_test(b->resident, i))
             continue;
         if (bit_test(b->ref, i)) {
             bit_clear(b->ref, i);
