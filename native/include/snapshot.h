@@ -84,7 +84,9 @@
  * page is never lost: the page is write-protected while it is compared (native/src/budget.c). Only
  * committed pages can go: stores not yet committed stay resident, so commit often enough. Pages
  * read count too, and go first. Huge pages and SNAP_POPULATE do not apply to an evictable copy. A
- * region opened within its budget keeps the ordinary copy even if snap_grow() takes it past. The
+ * region opened within its budget becomes evictable when snap_grow() takes it past: a region
+ * created whole (whose copy is anonymous memory) entirely, a reopened one for the part grown
+ * (the copy of the file it opened with stays, neither counted nor evicted). The
  * budget needs userfaultfd with kernel faults (root, CAP_SYS_PTRACE,
  * vm.unprivileged_userfaultfd=1, or access to /dev/userfaultfd): without it snap_open() fails with
  * SNAP_E_UNSUPPORTED if a budget was asked for (the option or SNAPSHOT_BUDGET), and the default

@@ -25,7 +25,7 @@
  *        E4. unprotect p, which wakes its blocked writers: they retry, and fault again if p is
  *            missing (served by a fill once mu is free)
  *
- * INVARIANTS (cited as B1..B5 here and in docs/ARCHITECTURE.md)
+ * INVARIANTS (cited as B1..B6 here and in docs/ARCHITECTURE.md)
  *
  *   (B1) While p is missing, D's bytes of p equal the bytes p held when it was dropped. At E3 they
  *        were equal. D changes only where a record is applied (commit.c, step 6) or replayed; a
@@ -48,6 +48,14 @@
  *        no one holds it, without waiting.
  *   (B5) The library's own reads of the copy (staging a line, SNAPSHOT_VERIFY) fault like any
  *        other access; the leader holds no mu while it stages, so its faults are served (B4).
+ *   (B6) A copy taken over by a grow past the budget (snap_budget_grow(): a region created whole,
+ *        whose copy is anonymous memory) loses no store and counts each page once: snap_grow()
+ *        holds r->mu, so no commit or eviction runs; the handler starts before the registration,
+ *        so every fault after it is served; under mu, mincore counts the pages present, and a page
+ *        faulted in after the registration is counted by its fill (F1 and the bitmap keep it from
+ *        being counted twice). Writers storing meanwhile store into their pages as before, or
+ *        fault to the handler, which fills from D: a page that was never present holds D's bytes
+ *        in the copy too (zeros, or D's bytes since the open: it was never written).
  *
  * Why not release pages whose lines look clean: the hook marks a line after its store, so a
  * store can be in p while its line still looks clean; dropping p then loses it, and the marking
@@ -254,7 +262,8 @@ static void fill(struct snap_region *r, uint64_t addr)
     struct snap_budget *b = &r->budget;
     uint64_t page = (uint64_t)1 << b->page_shift, off = addr - r->base, i = off >> b->page_shift;
     pthread_mutex_lock(&b->mu);
-    if (off >= b->end || bit_test(b->resident, i)) { /* F1 (or not ours: let it retry) */
+    if (off >= __atomic_load_n(&b->end, __ATOMIC_ACQUIRE) || bit_test(b->resident, i)) {
+        /* F1, or a part registered a moment ago whose extent is not published yet: retry */
         pthread_mutex_unlock(&b->mu);
         wake(b, addr);
         return;
@@ -379,21 +388,16 @@ uint64_t snap_budget_choose(uint64_t asked)
     return env ? env : asked ? asked : snap_budget_default();
 }
 
-int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int data_fd)
+/* Make the copy evictable from now on: the userfaultfd, the bitmaps and the lock, and the hints
+ * to the back end. The handler starts with the first range registered (start_handler()). 0,
+ * -errno, or SNAP_E_UNSUPPORTED where there is no userfaultfd and the budget was asked for. */
+static int setup(struct snap_region *r)
 {
     struct snap_budget *b = &r->budget;
-    b->uffd = b->stop_fd = b->data_fd = -1;
-    uint64_t env = env_budget();
-    b->limit = snap_budget_choose(asked);
-    long pagesz = sysconf(_SC_PAGESIZE);
-    b->page_shift = (unsigned)__builtin_ctzl((unsigned long)(pagesz > 0 ? pagesz : 4096));
     uint64_t page = (uint64_t)1 << b->page_shift;
-    uint64_t mapped = (size + page - 1) & ~(page - 1);
-    if (b->limit == SNAP_BUDGET_NONE || mapped <= b->limit)
-        return 0; /* the ordinary copy (copy.h) */
     int fd = uffd_open();
     if (fd < 0)
-        return env || asked ? SNAP_E_UNSUPPORTED : 0; /* only the default may go unenforced */
+        return b->asked ? SNAP_E_UNSUPPORTED : 0; /* only the default may go unenforced */
     b->uffd = fd;
     b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->pages = r->reserve >> b->page_shift;
@@ -413,15 +417,58 @@ int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int d
     b->resident = bits;
     b->evicted = b->resident + (b->pages + 63) / 64;
     b->ref = b->evicted + (b->pages + 63) / 64;
-    b->data_fd = data_fd;
     /* Pages come and go one at a time, at random: read-ahead would fill the memory the budget
      * saves with pages nobody asked for (and, under a cgroup limit, evict the useful ones). */
-    if (data_fd >= 0)
-        posix_fadvise(data_fd, 0, 0, POSIX_FADV_RANDOM);
+    if (b->data_fd >= 0)
+        posix_fadvise(b->data_fd, 0, 0, POSIX_FADV_RANDOM);
     snap_be_random_access(r->be);
     pthread_mutex_init(&b->mu, NULL);
     b->evicting = 1;
     return 0;
+}
+
+/* The handler runs with every signal blocked: a JVM or a program's handlers must never run on it
+ * (it may hold mu). Before any range is registered, so that no fault waits for a handler. */
+static int start_handler(struct snap_region *r)
+{
+    struct snap_budget *b = &r->budget;
+    if (b->thread_started)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = -pthread_create(&b->thread, NULL, handler, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    b->thread_started = rc == 0;
+    return rc;
+}
+
+int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int data_fd)
+{
+    struct snap_budget *b = &r->budget;
+    b->uffd = b->stop_fd = -1;
+    b->data_fd = data_fd;
+    b->limit = snap_budget_choose(asked);
+    b->asked = asked != 0 || env_budget() != 0;
+    long pagesz = sysconf(_SC_PAGESIZE);
+    b->page_shift = (unsigned)__builtin_ctzl((unsigned long)(pagesz > 0 ? pagesz : 4096));
+    uint64_t page = (uint64_t)1 << b->page_shift;
+    uint64_t mapped = (size + page - 1) & ~(page - 1);
+    if (b->limit == SNAP_BUDGET_NONE || mapped <= b->limit)
+        return 0; /* the ordinary copy (copy.h), until a grow takes it past */
+    return setup(r);
+}
+
+/* Register [addr, addr+len) of the copy, already mapped anonymous, with the userfaultfd. */
+static int enroll(struct snap_budget *b, void *addr, uint64_t len)
+{
+    /* 4 KiB pages: the unit of fills and evictions. No copy in a forked child (see the top). */
+    madvise(addr, len, MADV_NOHUGEPAGE);
+    if (madvise(addr, len, MADV_DONTFORK))
+        return -errno;
+    struct uffdio_register reg = {{(uint64_t)(uintptr_t)addr, len},
+                                  UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP, 0};
+    return uffd_ioctl(b->uffd, UFFDIO_REGISTER, &reg);
 }
 
 int snap_budget_map(struct snap_region *r, uint64_t off, uint64_t len)
@@ -430,31 +477,53 @@ int snap_budget_map(struct snap_region *r, uint64_t off, uint64_t len)
     void *addr = (uint8_t *)r->base + off;
     if (len == 0)
         return 0;
+    int rc = start_handler(r);
+    if (rc)
+        return rc;
     void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    /* 4 KiB pages: the unit of fills and evictions. No copy in a forked child (see the top). */
-    madvise(addr, len, MADV_NOHUGEPAGE);
-    int rc = madvise(addr, len, MADV_DONTFORK) ? -errno : 0;
-    struct uffdio_register reg = {{(uint64_t)(uintptr_t)addr, len},
-                                  UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP, 0};
-    if (!rc)
-        rc = uffd_ioctl(b->uffd, UFFDIO_REGISTER, &reg);
-    if (!rc)
-        b->end = off + len; /* read by fills under mu, which snap_grow() holds around this call */
-    if (!rc && !b->thread_started) {
-        /* The handler runs with every signal blocked: a JVM or a program's handlers must never
-         * run on it (it may hold mu). */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        rc = -pthread_create(&b->thread, NULL, handler, r);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        b->thread_started = rc == 0;
-    }
+    rc = enroll(b, addr, len);
+    if (!rc) /* after the registration: a fault in the new part before this retries */
+        __atomic_store_n(&b->end, off + len, __ATOMIC_RELEASE);
     if (rc) /* back to reserved address space, as copy.c leaves a failed range */
         mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    return rc;
+}
+
+int snap_budget_grow(struct snap_region *r, uint64_t old_mapped, uint64_t new_mapped, int anon)
+{
+    struct snap_budget *b = &r->budget;
+    if (b->evicting || b->limit == SNAP_BUDGET_NONE || new_mapped <= b->limit)
+        return 0;
+    int rc = setup(r);
+    if (rc || !b->evicting)
+        return rc; /* no userfaultfd: SNAP_E_UNSUPPORTED if asked for, else the ordinary copy */
+    if ((rc = start_handler(r)) != 0)
+        return rc;
+    if (!anon || old_mapped == 0)
+        return 0; /* a copy of the file stays as it is; the new part is evictable */
+    /* Take over the copy as it is: its present pages are resident, the rest fault to the handler
+     * from the registration on. Writers may run meanwhile (stores below the old size): a page
+     * they fault in before the count is counted by its fill (F4), the others by mincore. */
+    pthread_mutex_lock(&b->mu);
+    rc = enroll(b, (void *)r->base, old_mapped);
+    if (!rc)
+        __atomic_store_n(&b->end, old_mapped, __ATOMIC_RELEASE);
+    uint64_t page = (uint64_t)1 << b->page_shift, n = old_mapped >> b->page_shift;
+    unsigned char vec[4096];
+    for (uint64_t i = 0; !rc && i < n; i += sizeof vec) {
+        uint64_t k = n - i < sizeof vec ? n - i : sizeof vec;
+        if (mincore((uint8_t *)r->base + (i << b->page_shift), k * page, vec))
+            break; /* cannot count: those pages stay, uncounted, as in a copy of the file */
+        for (uint64_t j = 0; j < k; j++)
+            if ((vec[j] & 1) && !bit_test(b->resident, i + j)) {
+                bit_set(b->resident, i + j);
+                b->nresident++;
+            }
+    }
+    pthread_mutex_unlock(&b->mu);
     return rc;
 }
 

@@ -18,7 +18,9 @@ struct snap_region;
 
 struct snap_budget {
     uint64_t limit;    /* bytes of the copy that may stay resident; UINT64_MAX: no limit */
-    int evicting;      /* the copy is evictable (userfaultfd); set at open, never cleared */
+    int evicting;      /* the copy is evictable (userfaultfd); set at open or by a grow past the
+                          budget, never cleared */
+    int asked;         /* the budget was asked for (the option or SNAPSHOT_BUDGET) */
     int no_evict;      /* closing: the handler no longer evicts (under r->mu) */
     int uffd, stop_fd; /* the userfaultfd and the eventfd that stops its handler; -1 if none */
     int data_fd;       /* the data file, read by the handler (pread); -1: through the back end */
@@ -59,6 +61,14 @@ int snap_budget_init(struct snap_region *r, uint64_t asked, uint64_t size, int d
 /* Map [off, off+len) of the copy (page-aligned) as evictable memory: anonymous, registered with
  * the userfaultfd, every page missing until touched. For snap_copy_fill() and snap_copy_grow(). */
 int snap_budget_map(struct snap_region *r, uint64_t off, uint64_t len);
+
+/* snap_copy_grow() of an ordinary copy to new_mapped bytes, past the budget: make the copy
+ * evictable from now on (the new part is then mapped with snap_budget_map()). `anon`: the copy
+ * [0, old_mapped) is anonymous memory (a region created whole, and its growth), which is taken
+ * over as it is; else (a copy of the file) it stays an ordinary copy, neither counted nor
+ * evicted. 0 (also when nothing changes), or an error as snap_budget_init(). snap_grow() holds
+ * r->mu, so no commit runs. */
+int snap_budget_grow(struct snap_region *r, uint64_t old_mapped, uint64_t new_mapped, int anon);
 
 /* Drop pages until at most the budget is resident, if the copy is evictable and over it. Caller:
  * the region's commit leader (r->leader_active), after its commit (no pending record is being

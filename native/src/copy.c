@@ -305,6 +305,7 @@ int snap_copy_fill(struct snap_region *r, uint64_t size, int zeros)
     if (r->flags & SNAP_POPULATE)
         populate((void *)r->base, mapped); /* before the region is published or handed out */
     r->mapped = mapped;
+    r->copy_anon = zeros; /* all anonymous: a grow past the budget can take it over */
     return 0;
 }
 
@@ -313,13 +314,16 @@ int snap_copy_grow(struct snap_region *r, uint64_t new_size)
     uint64_t mapped = page_round(new_size);
     if (mapped <= r->mapped)
         return 0;
+    int rc = snap_budget_grow(r, r->mapped, mapped, r->copy_anon); /* past the budget? */
+    if (rc)
+        return rc;
     if (r->budget.evicting) {
-        int rc = snap_budget_map(r, r->mapped, mapped - r->mapped);
+        rc = snap_budget_map(r, r->mapped, mapped - r->mapped);
         if (!rc)
             r->mapped = mapped;
         return rc;
     }
-    int rc = map_copy(r, r->mapped, mapped - r->mapped, 1); /* the file's new bytes: zeros */
+    rc = map_copy(r, r->mapped, mapped - r->mapped, 1); /* the file's new bytes: zeros */
     if (!rc && (r->flags & SNAP_POPULATE)) /* before the new size is published */
         populate((uint8_t *)r->base + r->mapped, mapped - r->mapped);
     if (!rc)

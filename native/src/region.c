@@ -502,7 +502,8 @@ int snap_grow(snap_region *r, uint64_t new_size)
         rc = SNAP_E_NOSPACE;
     else if (new_size > old) {
         /* The handler's fills read D and the copy's size: not while they change (budget.c) */
-        if (r->budget.evicting)
+        int locked = r->budget.evicting; /* a grow may make the copy evictable: budget.h */
+        if (locked)
             pthread_mutex_lock(&r->budget.mu);
         rc = snap_be_resize(r->be, SNAP_DATA, new_size); /* invariant 7 */
         if (!rc)
@@ -511,7 +512,7 @@ int snap_grow(snap_region *r, uint64_t new_size)
             __atomic_store_n(&r->size, new_size, __ATOMIC_RELEASE);
             snap_arena_set_size(r->base, r->reserve, new_size);
         }
-        if (r->budget.evicting)
+        if (locked)
             pthread_mutex_unlock(&r->budget.mu);
     }
     pthread_mutex_unlock(&r->mu);

@@ -37,6 +37,7 @@ struct snap_region {
     uint64_t max_size; /* snap_grow() limit: max_size asked for, or the reserve if none */
     uint64_t size;    /* current size; atomic; changed only by snap_grow() under mu */
     uint64_t mapped;  /* bytes of the DRAM copy mapped (size rounded up to pages) */
+    int copy_anon;    /* the copy is all anonymous memory (created whole, grown): copy.c */
     struct snap_dirty_map dirty;
     struct snap_budget budget; /* the copy's memory budget and eviction (budget.h) */
 

@@ -15,6 +15,9 @@
  *     (the test kit's snap_budget_naive) and the test passes only if it sees a store lost: the
  *     race it guards against is real (ctest runs both). The race runs at least its msyncs and 1000
  *     evictions (the naive one until a store is lost), at most 60 s;
+ *   - growth: a region opened within its budget and grown past it becomes evictable, whether it
+ *     was created whole (its copy is taken over as it is) or reopened (its copy of the file
+ *     stays, the new part is evictable); the model holds as above;
  *   - options: an explicit budget at or above the size keeps the ordinary copy; SNAP_BUDGET_NONE
  *     too; the default budget is set and within physical memory.
  * Sizes from the environment: SNAPSHOT_BUDGET_OPS (model operations per medium, default 3000),
@@ -126,6 +129,52 @@ static void case_model(const char *kind)
     free(m);
     test_rmdir(dir);
     free(path);
+    free(dir);
+    cases++;
+}
+
+/* A region opened within its budget and grown past it: created whole (its anonymous copy is taken
+ * over) and reopened (its copy of the file stays; the new part is evictable). */
+static void case_grow_past(const char *kind)
+{
+    char *dir = test_tmpdir("budget-grow", kind);
+    for (int reopened = 0; reopened < 2; reopened++) {
+        char *path = test_path(dir, reopened ? "reopened" : "created");
+        struct test_rng g;
+        test_rng_seed(&g, 13 + (uint64_t)reopened);
+        uint8_t *m = calloc(1, SIZE);
+        REQUIRE(m);
+        snap_options o = opts_for(kind, BUDGET / 2, BUDGET);
+        o.max_size = SIZE;
+        snap_region *r;
+        REQUIRE_OK(snap_open(path, &o, &r));
+        churn(r, path, m, 0, BUDGET / 2, 200, &g); /* the copy fits: every page stays */
+        REQUIRE_OK(snap_msync(r));
+        if (reopened) { /* its copy is now the file's: a copy-on-write mapping */
+            REQUIRE_OK(snap_close(r));
+            o.size = 0;
+            REQUIRE_OK(snap_open(path, &o, &r));
+        }
+        CHECK(stats_of(r).evictable == 0);
+        REQUIRE_OK(snap_grow(r, SIZE));
+        CHECK(stats_of(r).evictable == 1);
+        churn(r, path, m, 0, SIZE, test_env_long("SNAPSHOT_BUDGET_OPS", 3000), &g);
+        REQUIRE_OK(snap_msync(r));
+        snap_stats s = stats_of(r);
+        CHECK(s.evictions > 0);
+        printf("  grown past the budget (%s, %s): %llu evictions, %llu re-faults, %llu KiB "
+               "resident\n", kind, reopened ? "reopened" : "created", (unsigned long long)s.evictions,
+               (unsigned long long)s.refaults, (unsigned long long)(s.resident_bytes >> 10));
+        REQUIRE_OK(snap_close(r));
+        snap_options plain = {.budget = SNAP_BUDGET_NONE};
+        REQUIRE_OK(snap_open(path, &plain, &r));
+        CHECK(snap_size(r) == SIZE);
+        CHECK(memcmp(snap_base(r), m, SIZE) == 0);
+        REQUIRE_OK(snap_close(r));
+        free(m);
+        free(path);
+    }
+    test_rmdir(dir);
     free(dir);
     cases++;
 }
@@ -286,6 +335,8 @@ int main(void)
     case_options();
     case_model("disk");
     case_model("shm");
+    case_grow_past("disk");
+    case_grow_past("shm");
     case_race("disk", 0);
     case_race("shm", 0);
     return test_done("test_budget", cases);
