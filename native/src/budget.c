@@ -643,7 +643,7 @@ void snap_budget_evict(struct snap_region *r)
     uint64_t want = resident - limit + EVICT_BATCH;
     want = want < EVICT_MAX ? want : EVICT_MAX;
     pthread_mutex_lock(&b->mu);
-    uint64_t pages = r->mapped >> b->page_shift, done = 0;
+    uint64_t pages = __atomic_load_n(&b->end, __ATOMIC_ACQUIRE) >> b->page_shift, done = 0;
     /* The clock: a page filled since the hand last passed gets a second chance. Two turns at
      * most: the first may only clear those bits. */
     for (uint64_t seen = 0; done < want && seen < 2 * pages && pages; seen++) {

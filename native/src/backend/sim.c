@@ -6,6 +6,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,10 @@ struct sim_file {
 };
 
 struct snap_sim {
+    /* The back-end calls (be_*) run under mu: an evictable copy's handler thread reads the data
+     * image (budget.c) while the commit writes it. Not the snap_sim_* calls, nor a barrier
+     * callback, which inspects the simulator with them (file_barrier lets go of mu around it). */
+    pthread_mutex_t mu;
     struct sim_file *files; /* in creation order: the order of pending units */
     size_t nfiles, files_cap;
     snap_sim_barrier_fn on_barrier;
@@ -260,7 +265,10 @@ static int add_file(struct snap_sim *sim, const char *name, size_t *idx)
 
 struct snap_sim *snap_sim_new(void)
 {
-    return calloc(1, sizeof(struct snap_sim));
+    struct snap_sim *sim = calloc(1, sizeof(struct snap_sim));
+    if (sim)
+        pthread_mutex_init(&sim->mu, NULL);
+    return sim;
 }
 
 void snap_sim_free(struct snap_sim *sim)
@@ -270,6 +278,7 @@ void snap_sim_free(struct snap_sim *sim)
     for (size_t i = 0; i < sim->nfiles; i++)
         file_free(&sim->files[i]);
     free(sim->files);
+    pthread_mutex_destroy(&sim->mu);
     free(sim);
 }
 
@@ -476,7 +485,11 @@ static int file_barrier(struct snap_sim *sim, struct sim_file *f)
     if (sim->on_barrier) {
         /* in_callback refuses every change, so f (and the files array) stay where they are. */
         sim->in_callback = 1;
+        /* Not under mu: the callback opens regions (taking the library's locks) on crash images;
+         * a handler reading meanwhile only reads, as the callback does. */
+        pthread_mutex_unlock(&sim->mu);
         sim->on_barrier(sim, f->name, sim->on_barrier_arg);
+        pthread_mutex_lock(&sim->mu);
         sim->in_callback = 0;
         if (sim->powered_off) /* the callback cut the power at this barrier */
             return -EIO;
@@ -511,7 +524,7 @@ static struct sim_file *be_file(struct snap_backend *b, int which)
     return &sb(b)->sim->files[sb(b)->file[which]];
 }
 
-static int be_size(struct snap_backend *b, int which, uint64_t *out)
+static int be_size_unlocked(struct snap_backend *b, int which, uint64_t *out)
 {
     struct sim_file *f = be_file(b, which);
     if (!f)
@@ -520,13 +533,13 @@ static int be_size(struct snap_backend *b, int which, uint64_t *out)
     return 0;
 }
 
-static int be_resize(struct snap_backend *b, int which, uint64_t n)
+static int be_resize_unlocked(struct snap_backend *b, int which, uint64_t n)
 {
     struct sim_file *f = be_file(b, which);
     return f ? file_resize(sb(b)->sim, f, n) : SNAP_E_INVAL;
 }
 
-static int be_read(struct snap_backend *b, int which, uint64_t off, void *buf, size_t len)
+static int be_read_unlocked(struct snap_backend *b, int which, uint64_t off, void *buf, size_t len)
 {
     struct sim_file *f = be_file(b, which);
     if (!f)
@@ -537,13 +550,13 @@ static int be_read(struct snap_backend *b, int which, uint64_t off, void *buf, s
     return 0;
 }
 
-static int be_write(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
+static int be_write_unlocked(struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len)
 {
     struct sim_file *f = be_file(b, which);
     return f ? file_write(sb(b)->sim, f, off, buf, len) : SNAP_E_INVAL;
 }
 
-static int be_barrier(struct snap_backend *b, int which)
+static int be_barrier_unlocked(struct snap_backend *b, int which)
 {
     struct sim_file *f = be_file(b, which);
     return f ? file_barrier(sb(b)->sim, f) : SNAP_E_INVAL;
@@ -551,7 +564,7 @@ static int be_barrier(struct snap_backend *b, int which)
 
 /* The DRAM copy is anonymous memory filled from the cache image, as the file back ends fill theirs
  * from the file, with the same bounds. */
-static int be_map_private(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
+static int be_map_private_unlocked(struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge)
 {
     const struct image *im = &be_file(b, SNAP_DATA)->cache;
     int rc = snap_copy_check_range(addr, off, len, im->size);
@@ -564,6 +577,25 @@ static int be_map_private(struct snap_backend *b, void *addr, uint64_t off, size
         memcpy(addr, im->p + off, (size_t)(filled - off));
     return 0;
 }
+
+/* The back-end calls: each one under the simulator's lock (see struct snap_sim). */
+#define SIM_LOCKED(name, params, args)                                                             \
+    static int name params                                                                         \
+    {                                                                                              \
+        pthread_mutex_lock(&sb(b)->sim->mu);                                                       \
+        int rc = name##_unlocked args;                                                             \
+        pthread_mutex_unlock(&sb(b)->sim->mu);                                                     \
+        return rc;                                                                                 \
+    }
+SIM_LOCKED(be_size, (struct snap_backend *b, int which, uint64_t *out), (b, which, out))
+SIM_LOCKED(be_resize, (struct snap_backend *b, int which, uint64_t n), (b, which, n))
+SIM_LOCKED(be_read, (struct snap_backend *b, int which, uint64_t off, void *buf, size_t len),
+           (b, which, off, buf, len))
+SIM_LOCKED(be_write, (struct snap_backend *b, int which, uint64_t off, const void *buf, size_t len),
+           (b, which, off, buf, len))
+SIM_LOCKED(be_barrier, (struct snap_backend *b, int which), (b, which))
+SIM_LOCKED(be_map_private, (struct snap_backend *b, void *addr, uint64_t off, size_t len, int huge),
+           (b, addr, off, len, huge))
 
 static void be_close(struct snap_backend *b)
 {
@@ -596,6 +628,7 @@ int snap_backend_sim_open(struct snap_sim *sim, const char *path, int create,
     struct sim_backend *s = calloc(1, sizeof *s);
     int rc = s ? 0 : -ENOMEM;
     const char *names[2] = {[SNAP_DATA] = path, [SNAP_LOG] = log_name};
+    pthread_mutex_lock(&sim->mu); /* add_file may move the file table a handler reads through */
     for (int i = 0; i < 2 && !rc; i++) {
         long idx = find_file(sim, names[i]);
         if (idx >= 0)
@@ -605,6 +638,7 @@ int snap_backend_sim_open(struct snap_sim *sim, const char *path, int create,
         else
             rc = add_file(sim, names[i], &s->file[i]);
     }
+    pthread_mutex_unlock(&sim->mu);
     free(log_name);
     if (rc) {
         free(s);
