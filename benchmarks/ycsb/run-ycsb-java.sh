@@ -3,6 +3,7 @@
 #   snapshot  pm (/dev/shm, PMEM_IS_PMEM_FORCE=1) and disk     Snapshot's PersistentRegion
 #   llpl      pm                                               Intel LLPL 1.2 TransactionalHeap
 #   lmdbjava  pm (a directory on /dev/shm) and disk            LMDB, sync commits
+#   mapdb     pm (a file on /dev/shm) and disk                 MapDB 3.1 BTreeMap, WAL, commit per write
 # Usage: benchmarks/ycsb/run-ycsb-java.sh [--quick] [--runs R] [--csv FILE] [--workloads a,b,..]
 #            [--records N] [--ops M] [--disk-records N] [--disk-ops M] [--systems LIST]
 # Full run: 1,000,000 records / 1,000,000 operations on pm and 20,000 / 20,000 on disk (every
@@ -25,7 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 work=${BENCH_BUILD_DIR:-$repo/build-bench}/ycsb-java
 
 quick=0 runs=3 csv= workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=20000 dops=20000
-systems=snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk
+systems=snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk,mapdb-pm,mapdb-disk
 set_counts=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --disk-records) drecords=${2:?}; shift ;;
     --disk-ops) dops=${2:?}; shift ;;
     --systems) systems=${2:?}; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
   esac
   shift
@@ -58,7 +59,8 @@ IFS=, read -r -a wl <<<"$workloads"
 for w in "${wl[@]}"; do [[ $w =~ ^[a-f]$ ]] || die "workloads are a..f, not '$w'"; done
 IFS=, read -r -a sys <<<"$systems"
 for s in "${sys[@]}"; do
-  case $s in snapshot-pm|snapshot-disk|llpl-pm|lmdbjava-pm|lmdbjava-disk) ;; *) die "unknown system '$s'" ;; esac
+  case $s in snapshot-pm|snapshot-disk|llpl-pm|lmdbjava-pm|lmdbjava-disk|mapdb-pm|mapdb-disk) ;;
+    *) die "unknown system '$s'" ;; esac
 done
 
 # LLPL's libllpl.so (inside its jar) links libpmemobj.so.1 and libpmempool.so.1; the latter is
@@ -122,6 +124,7 @@ for ((r = 1; r <= runs; r++)); do
                         -p snapshot.populate="${SNAPSHOT_POPULATE:-true}") ;;
         llpl) args=(-db org.snapshot.ycsb.LlplDB -p llpl.path="$dir/llpl.heap") ;;
         lmdbjava) args=(-db org.snapshot.ycsb.LmdbDB -p lmdb.dir="$dir/lmdb") ;;
+        mapdb) args=(-db org.snapshot.ycsb.MapdbDB -p mapdb.path="$dir/mapdb/map.db") ;;
       esac
       rm -rf "${dir:?}"/*
       echo "run-ycsb-java.sh: run $r/$runs workload $w $system $medium: load $n_rec records..." >&2
