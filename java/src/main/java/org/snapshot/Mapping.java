@@ -99,7 +99,10 @@ final class Mapping {
 
     final long base;
     private final long level0Address; // the same bitmap, for Raw's plain read
+    /** Size at open; {@link PersistentRegion#grow(long)} may raise the region's size up to reserve. */
     final long size;
+    /** Bytes of address space reserved from base: the windows and the bitmap cover all of it. */
+    final long reserve;
     final ByteBuffer[] windows;
     private final ByteBuffer level0;
     private final LongBuffer level0Words; // the same bitmap, for the fast path's plain read
@@ -137,16 +140,23 @@ final class Mapping {
         this.handle = handle;
         this.base = layout[SnapshotNative.L_BASE];
         this.size = layout[SnapshotNative.L_SIZE];
+        this.reserve = layout[SnapshotNative.L_RESERVE];
         int nlevels = (int) layout[SnapshotNative.L_LEVELS];
         if (layout[SnapshotNative.L_LINE_SHIFT] != LINE_SHIFT || nlevels < 1
                 || nlevels > SnapshotNative.DIRTY_MAX_LEVELS) {
             throw new IllegalStateException("libsnapshot reports an unexpected bitmap layout");
         }
-        int nwin = (int) ((size + WINDOW - 1) >>> WINDOW_SHIFT);
+        // Windows over the whole reservation, not just the size: growing the region (snap_grow maps
+        // more of the reserved range, base unchanged) then needs no new buffers, only a new bound.
+        // A buffer over reserved, not yet mapped memory is never touched: accesses stay below size.
+        if (reserve < size) {
+            throw new IllegalStateException("libsnapshot reports a reservation below the size");
+        }
+        int nwin = (int) ((reserve + WINDOW - 1) >>> WINDOW_SHIFT);
         windows = new ByteBuffer[nwin];
         for (int i = 0; i < nwin; i++) {
             long start = (long) i << WINDOW_SHIFT;
-            long len = Math.min(WINDOW + OVERLAP, size - start);
+            long len = Math.min(WINDOW + OVERLAP, reserve - start);
             windows[i] = SnapshotNative.buffer(base + start, len).order(ByteOrder.LITTLE_ENDIAN);
         }
         levels = new ByteBuffer[nlevels];

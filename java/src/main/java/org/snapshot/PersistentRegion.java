@@ -158,6 +158,52 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
         }
     }
 
+    /**
+     * Grow the region to {@code newSize} bytes, at most the {@link Options#maxSize(long)} it was
+     * opened with (by default its size at open rounded up to 1 GiB). The new bytes read as zero;
+     * {@link #address()} does not move (the range up to maxSize was reserved at open). The data
+     * file is extended now; the new size becomes durable atomically with the next {@link #msync()}
+     * (a crash before it reopens the region at the old size, with the old contents). Safe with
+     * accessors and {@code msync()} running on other threads: an accessor sees the new size once
+     * it is ordered after this call (as by a lock or a volatile), and before that at worst throws
+     * {@link IndexOutOfBoundsException}. A smaller or equal size changes nothing. Slices keep their
+     * bounds. Reopen a grown region with {@link #open(Path)} (or {@code create} with the new size).
+     *
+     * @throws SnapshotException   SNAP_E_NOSPACE beyond maxSize; {@code -ENOSPC} if the file system
+     *                             has no room (the region keeps its size and stays usable);
+     *                             {@link RegionPanicException} after an earlier media failure
+     * @throws RegionClosedException after close()
+     */
+    public void grow(long newSize) {
+        Lock l = lock.readLock(); // close() must not run under snap_grow
+        l.lock();
+        try {
+            Mapping m = map;
+            if (m.closed) {
+                throw closed();
+            }
+            synchronized (this) { // concurrent grows publish their sizes in order
+                if (newSize <= length) {
+                    return;
+                }
+                int rc = newSize > m.reserve ? Errors.E_NOSPACE
+                        : SnapshotNative.snap_grow(m.handle, newSize);
+                Reference.reachabilityFence(m);
+                if (rc == Errors.E_NOSPACE) {
+                    throw new SnapshotException(rc, "grow " + path + " to " + newSize
+                            + " bytes: beyond the region's maxSize (SNAP_E_NOSPACE). Open it "
+                            + "with a larger Options.maxSize to let it grow further.");
+                }
+                if (rc != 0) {
+                    throw Errors.of("grow", path.toString(), rc);
+                }
+                length = newSize; // after snap_grow mapped it (RegionMemory.length)
+            }
+        } finally {
+            l.unlock();
+        }
+    }
+
     /** The region's counters. */
     public RegionStats stats() {
         Lock l = lock.readLock();

@@ -33,7 +33,15 @@ import java.util.Objects;
 public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice {
     final Mapping map;
     final long start;
-    final long length;
+    /**
+     * Bytes in this view. Final in effect for a slice; a region's grows with
+     * {@link PersistentRegion#grow(long)}, which publishes the new size here only after the memory
+     * behind it is mapped. Volatile: an accessor that saw the new size (directly, or through any
+     * happens-before edge from the grow) touches only mapped memory; one that reads the old size
+     * at worst throws IndexOutOfBoundsException for an offset that has just become valid. It only
+     * ever increases, so no accessor can see a size larger than what is mapped.
+     */
+    volatile long length;
 
     /** Bulk operations touch at most this much per step (keeps time-to-safepoint short). */
     private static final int CHUNK = 1 << 20;
@@ -96,8 +104,9 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         if (m.closed) {
             throw closed();
         }
-        if ((offset | len) < 0 || offset > length - len) {
-            Objects.checkFromIndexSize(offset, len, length); // throws, with the JDK's message
+        long n = length;
+        if ((offset | len) < 0 || offset > n - len) {
+            Objects.checkFromIndexSize(offset, len, n); // throws, with the JDK's message
         }
         return start + offset;
     }

@@ -14,7 +14,7 @@ import org.bytedeco.javacpp.annotation.Platform;
 import java.nio.ByteBuffer;
 
 /**
- * JNI is crossed for open, msync, close and stats only: the accessors write the DRAM copy and mark
+ * JNI is crossed for open, msync, grow, close and stats only: the accessors write the DRAM copy and mark
  * the dirty bitmap from Java ({@link Mapping}). JavaCPP generates the glue (libjniSnapshotNative.so)
  * from these declarations at build time and links it against libsnapshot.so.0; both are packed in
  * the jar under org/snapshot/linux-x86_64/ and extracted and loaded by {@link Loader} at first use.
@@ -158,6 +158,8 @@ final class SnapshotNative {
             @Cast("int64_t*") long[] out, @Cast("size_t") long n);
 
     static native int snap_msync(Region r);
+
+    static native int snap_grow(Region r, @Cast("uint64_t") long newSize);
 
     static native int snap_foreign_close(Region r);
 
