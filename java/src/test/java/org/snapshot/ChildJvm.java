@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-final class ChildJvm {
+public final class ChildJvm {
     private ChildJvm() {}
 
     /** Start CrashChild; its stdout goes to {@code out} if not null, else to a pipe. */
@@ -16,7 +16,7 @@ final class ChildJvm {
     }
 
     /** Start the main class {@code main}; stdout as for {@link #start(Map, Path, String...)}. */
-    static Process start(Class<?> main, Map<String, String> env, Path out, String... args)
+    public static Process start(Class<?> main, Map<String, String> env, Path out, String... args)
             throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

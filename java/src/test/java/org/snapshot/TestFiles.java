@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
-final class TestFiles {
+public final class TestFiles {
     private TestFiles() {}
 
     private static final Path SHM_ROOT =
@@ -29,12 +29,12 @@ final class TestFiles {
     }
 
     /** A fresh directory on disk (the build directory's file system). */
-    static Path diskDir(String name) {
+    public static Path diskDir(String name) {
         return fresh(DISK_ROOT, name);
     }
 
     /** A fresh directory on /dev/shm, for emulated persistent memory. */
-    static Path shmDir(String name) {
+    public static Path shmDir(String name) {
         return fresh(SHM_ROOT, name);
     }
 
@@ -49,7 +49,7 @@ final class TestFiles {
         }
     }
 
-    static void delete(Path p) throws IOException {
+    public static void delete(Path p) throws IOException {
         if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

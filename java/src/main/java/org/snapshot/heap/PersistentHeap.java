@@ -45,7 +45,9 @@ import org.snapshot.SnapshotException;
  * <p><b>Threads.</b> All methods are thread-safe. Allocation and freeing lock only their size class
  * (or the large list), plus the top briefly when a class carves new blocks, so threads using
  * different classes do not wait for each other. A commit waits for operations in flight and holds
- * new ones back for the length of its msync; concurrent commits share one msync.
+ * new ones back for the length of its msync; concurrent commits share one msync. Commit through
+ * {@link #commit()}, not {@code region.msync()}, while other threads use the heap: a bare msync
+ * could capture an operation half done.
  *
  * <p><b>Damage.</b> {@link #open} checks the header; every operation checks the blocks it touches
  * and {@link #verify()} checks everything; all throw {@link CorruptHeapException}, never loop
@@ -365,7 +367,7 @@ public final class PersistentHeap {
     }
 
     /**
-     * Free the allocated block {@code handle}.
+     * Free the allocated block {@code handle}. Freeing the root block sets the root to 0.
      *
      * @throws IllegalArgumentException if it is not an allocated block's handle (e.g. freed twice)
      */
@@ -379,6 +381,9 @@ public final class PersistentHeap {
             try {
                 allocatedWord(handle); // again under the lock: a racing free of the same block
                 long block = handle - BLOCK_HEADER;
+                if (region.getLong(ROOT) == handle) {
+                    region.putLong(ROOT, 0);
+                }
                 if (list == LARGE && releaseToTop(block, size)) {
                     return;
                 }
@@ -474,9 +479,9 @@ public final class PersistentHeap {
         return gate.exclusive(() -> walk(true).summary);
     }
 
-    /** verify(), also returning the allocated handles (for a structure's leak check). */
-    Walk verifyWalk() {
-        return gate.exclusive(() -> walk(true));
+    /** verify(), then {@code check} on its walk (a structure's leak check), with no op in flight. */
+    <T> T verifyWith(java.util.function.Function<Walk, T> check) {
+        return gate.exclusive(() -> check.apply(walk(true)));
     }
 
     /** What a walk of the blocks found. */
