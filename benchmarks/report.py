@@ -5,8 +5,9 @@
 
 Every CSV has the header suite,workload,system,medium,threads,records,ops,run,seconds,ops_per_sec.
 Rows that differ only in `run` are repetitions: the report takes their median. Within one suite,
-workload, medium, thread count and record count, every other system is a peer of `snapshot`, and the
-ratio is snapshot's median throughput over the peer's (> 1: we are faster).
+workload, medium, thread count and record count, every system other than ours (`snapshot`, and in
+ycsb-java also `snapmap`, the sorted map) is a peer, and a ratio is one of ours' median throughput
+over the peer's (> 1: we are faster); a `snapmap : system` column is there when some row is snapmap's.
 
 Prints a Markdown table; with --readme, replaces the text between the markers
 <!-- bench:begin --> and <!-- bench:end --> in that file by the table (plus the machine and the
@@ -23,6 +24,7 @@ import time
 from collections import defaultdict
 
 US = "snapshot"
+OURS = (US, "snapmap")  # our systems: each gets a ratio column when it has rows
 FIELDS = ["suite", "workload", "system", "medium", "threads", "records", "ops", "run", "seconds",
           "ops_per_sec"]
 
@@ -61,18 +63,25 @@ def fmt_ops(v):
     return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
 
 
+def order(system):
+    """Ours first (in OURS' order), then the peers by name."""
+    return (OURS.index(system) if system in OURS else len(OURS), system)
+
+
 def table(groups):
+    present = [u for u in OURS if any(u in systems for systems in groups.values())] or [US]
     out = ["| suite | workload | medium | threads | records | system | median ops/s | runs | "
-           "snapshot : system |", "|---|---|---|---|---|---|---|---|---|"]
+           + " | ".join(f"{u} : system" for u in present) + " |",
+           "|---|---|---|---|---|---|---|---|" + "---|" * len(present)]
     for key in sorted(groups, key=lambda k: (k[0], k[2], k[1], k[3], k[4])):
         suite, workload, medium, threads, records = key
         systems = groups[key]
-        ours = systems.get(US)
-        for system in sorted(systems, key=lambda s: (s != US, s)):
+        for system in sorted(systems, key=order):
             med, n = systems[system]
-            ratio = "" if system == US or not ours else f"{ours[0] / med:.2f}x"
+            ratios = ["" if system in OURS or u not in systems else f"{systems[u][0] / med:.2f}x"
+                      for u in present]
             out.append(f"| {suite} | {workload} | {medium} | {threads} | {records} | {system} | "
-                       f"{fmt_ops(med)} | {n} | {ratio} |")
+                       f"{fmt_ops(med)} | {n} | " + " | ".join(ratios) + " |")
     return "\n".join(out)
 
 
@@ -89,7 +98,7 @@ def plots(groups, outdir):
     written = []
     for (suite, medium), cases in sorted(by_plot.items()):
         labels = sorted(cases)
-        systems = sorted({s for c in cases.values() for s in c}, key=lambda s: (s != US, s))
+        systems = sorted({s for c in cases.values() for s in c}, key=order)
         width = 0.8 / len(systems)
         fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(labels)), 4))
         for i, system in enumerate(systems):

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # YCSB (its own Client, load then run, one thread) on the Java bindings of benchmarks/ycsb/bindings:
-#   snapshot  pm (/dev/shm, PMEM_IS_PMEM_FORCE=1) and disk     Snapshot's PersistentRegion
+#   snapmap   pm (/dev/shm, PMEM_IS_PMEM_FORCE=1) and disk     Snapshot's PersistentSortedMap (B+tree)
+#   snapshot  pm and disk                                      a hash table on a PersistentRegion
 #   llpl      pm                                               Intel LLPL 1.2 TransactionalHeap
 #   lmdbjava  pm (a directory on /dev/shm) and disk            LMDB, sync commits
+#   mapdb     pm (a file on /dev/shm) and disk                 MapDB 3.1 BTreeMap, WAL, commit per write
 # Usage: benchmarks/ycsb/run-ycsb-java.sh [--quick] [--runs R] [--csv FILE] [--workloads a,b,..]
 #            [--records N] [--ops M] [--disk-records N] [--disk-ops M] [--systems LIST]
 # Full run: 1,000,000 records / 1,000,000 operations on pm and 20,000 / 20,000 on disk (every
@@ -15,7 +17,7 @@
 # the top level (SNAPSHOT_INSTALLED=1: the caller has), then builds them against the local repository.
 # Environment: JAVA (default java), BENCH_BUILD_DIR (work files; default build-bench),
 # BENCH_DISK_DIR (default $BENCH_BUILD_DIR/bench-tmp; must be a real disk), SNAPSHOT_POPULATE
-# (default true: the Snapshot binding faults in its region at open, Options.populate; false for the
+# (default true: the Snapshot bindings fault in their region at open, Options.populate; false for the
 # before/after comparison). --csv FILE: where the rows go.
 set -euo pipefail
 
@@ -25,7 +27,7 @@ repo=$(cd "$here/../.." && pwd)
 work=${BENCH_BUILD_DIR:-$repo/build-bench}/ycsb-java
 
 quick=0 runs=3 csv= workloads=a,b,c,d,e,f records=1000000 ops=1000000 drecords=20000 dops=20000
-systems=snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk
+systems=snapmap-pm,snapmap-disk,snapshot-pm,snapshot-disk,llpl-pm,lmdbjava-pm,lmdbjava-disk,mapdb-pm,mapdb-disk
 set_counts=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     --disk-records) drecords=${2:?}; shift ;;
     --disk-ops) dops=${2:?}; shift ;;
     --systems) systems=${2:?}; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
   esac
   shift
@@ -58,7 +60,9 @@ IFS=, read -r -a wl <<<"$workloads"
 for w in "${wl[@]}"; do [[ $w =~ ^[a-f]$ ]] || die "workloads are a..f, not '$w'"; done
 IFS=, read -r -a sys <<<"$systems"
 for s in "${sys[@]}"; do
-  case $s in snapshot-pm|snapshot-disk|llpl-pm|lmdbjava-pm|lmdbjava-disk) ;; *) die "unknown system '$s'" ;; esac
+  case $s in
+    snapmap-pm|snapmap-disk|snapshot-pm|snapshot-disk|llpl-pm|lmdbjava-pm|lmdbjava-disk|mapdb-pm|mapdb-disk) ;;
+    *) die "unknown system '$s'" ;; esac
 done
 
 # LLPL's libllpl.so (inside its jar) links libpmemobj.so.1 and libpmempool.so.1; the latter is
@@ -118,10 +122,13 @@ for ((r = 1; r <= runs; r++)); do
       if [ $medium = pm ]; then dir=$shm force=1 n_rec=$records n_ops=$ops
       else dir=$disk force=0 n_rec=$drecords n_ops=$dops; fi
       case $system in
+        snapmap) args=(-db org.snapshot.ycsb.SnapshotMapDB -p snapmap.path="$dir/snapmap.db" -p snapmap.medium=$medium
+                       -p snapmap.populate="${SNAPSHOT_POPULATE:-true}") ;;
         snapshot) args=(-db org.snapshot.ycsb.SnapshotDB -p snapshot.path="$dir/snapshot.db" -p snapshot.medium=$medium
                         -p snapshot.populate="${SNAPSHOT_POPULATE:-true}") ;;
         llpl) args=(-db org.snapshot.ycsb.LlplDB -p llpl.path="$dir/llpl.heap") ;;
         lmdbjava) args=(-db org.snapshot.ycsb.LmdbDB -p lmdb.dir="$dir/lmdb") ;;
+        mapdb) args=(-db org.snapshot.ycsb.MapdbDB -p mapdb.path="$dir/mapdb/map.db") ;;
       esac
       rm -rf "${dir:?}"/*
       echo "run-ycsb-java.sh: run $r/$runs workload $w $system $medium: load $n_rec records..." >&2
