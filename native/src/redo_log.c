@@ -156,9 +156,13 @@ int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out)
         st[i] = slot_state(&slot[i], size);
     }
     if (st[0] && st[1]) {
-        if (all_zero(slot, sizeof slot)) {
-            /* Creation writes the header last, into a log of zeros (recovery.c): marks or a
-             * record besides zero headers mean the headers were wiped, not never written. */
+        /* Creation writes the header last, into a log of zeros (recovery.c), into slot 0 only: a
+         * creation cut short leaves zeros there, or, on persistent memory, where the write is
+         * stores that a kill can cut between lines, a slot 0 that fails its CRC. Either way with
+         * zero marks and no record (nothing can have committed); marks or a record besides them
+         * mean the headers were wiped or damaged, not never written. */
+        int torn0 = st[0] == SNAP_E_CORRUPT && slot[0].magic == SNAP_LOG_MAGIC;
+        if (all_zero(&slot[1], sizeof slot[1]) && (torn0 || all_zero(&slot[0], sizeof slot[0]))) {
             uint8_t rest[SNAP_LOG_MARK_SIZE * 2 + SNAP_REC_ALIGN];
             rc = snap_be_read(b, SNAP_LOG, SNAP_LOG_MARK_OFF, rest, SNAP_LOG_MARK_SIZE * 2);
             if (!rc && size >= SNAP_LOG_AREA_OFF + SNAP_REC_ALIGN)

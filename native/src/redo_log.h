@@ -147,8 +147,9 @@ enum snap_rec_check snap_rec_check_body(const void *rec);
 /* Header slots. read picks the current slot; errors: SNAP_E_BADMAGIC (no slot has the magic),
  * SNAP_E_VERSION, SNAP_E_CORRUPT (magic present but no slot checks, or the log is shorter than its
  * header says, or its slots are zero but its marks or first record are not), -errno. Returns 1
- * instead of 0 if both slots are all zero and so are the marks and the first record slot (a log
- * whose creation was cut short: nothing can have committed in it). A version 1 slot is returned
+ * instead of 0 if slot 1 is all zero, slot 0 all zero or torn (the magic, a failing CRC), and the
+ * marks and the first record slot are zero (a log whose creation was cut short: nothing can have
+ * committed in it). A version 1 slot is returned
  * with its fields and a zero binding (out->version says 1). */
 int snap_log_header_read(struct snap_backend *b, struct snap_log_header *out);
 void snap_log_header_seal(struct snap_log_header *h);
