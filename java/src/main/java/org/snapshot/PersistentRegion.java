@@ -197,7 +197,8 @@ public final class PersistentRegion extends RegionMemory implements AutoCloseabl
                 if (rc != 0) {
                     throw Errors.of("grow", path.toString(), rc);
                 }
-                length = newSize; // after snap_grow mapped it (RegionMemory.length)
+                length = newSize; // after snap_grow mapped it (RegionMemory.length),
+                size = newSize;   // then published for accesses beyond a stale length
             }
         } finally {
             l.unlock();

@@ -35,13 +35,18 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
     final long start;
     /**
      * Bytes in this view. Final in effect for a slice; a region's grows with
-     * {@link PersistentRegion#grow(long)}, which publishes the new size here only after the memory
-     * behind it is mapped. Volatile: an accessor that saw the new size (directly, or through any
-     * happens-before edge from the grow) touches only mapped memory; one that reads the old size
-     * at worst throws IndexOutOfBoundsException for an offset that has just become valid. It only
-     * ever increases, so no accessor can see a size larger than what is mapped.
+     * {@link PersistentRegion#grow(long)}, which sets it, and {@link #size}, only after the memory
+     * behind the new size is mapped. Every value ever written here is at most what is mapped at
+     * that moment, and the size only increases while the region is open, so no accessor can see a
+     * bound beyond the mapping. Plain, not volatile: the accessors' bounds check reads it, and a
+     * volatile read there kept the JIT from hoisting the region's other fields (a putLong loop in
+     * cache went from 2.0 to 2.9 ns per store). A thread that reads a stale, smaller value falls
+     * back to the volatile {@link #size} (at()), so an offset just grown into is never refused
+     * after the grow happened-before the access.
      */
-    volatile long length;
+    long length;
+    /** {@link #length}, published: what an access beyond a stale length re-checks against. */
+    volatile long size;
 
     /** Bulk operations touch at most this much per step (keeps time-to-safepoint short). */
     private static final int CHUNK = 1 << 20;
@@ -51,6 +56,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         this.map = map;
         this.start = start;
         this.length = length;
+        this.size = length;
     }
 
     /** The region this memory belongs to. */
@@ -58,7 +64,7 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
 
     /** Bytes in this view (for a region: its size). */
     public final long size() {
-        return length;
+        return size;
     }
 
     /** True until the region is closed. */
@@ -104,7 +110,15 @@ public abstract sealed class RegionMemory permits PersistentRegion, RegionSlice 
         if (m.closed) {
             throw closed();
         }
-        long n = length;
+        if ((offset | len) < 0 || offset > length - len) {
+            return atGrown(offset, len);
+        }
+        return start + offset;
+    }
+
+    /** at() beyond the length this thread read: re-check against the published size. */
+    private long atGrown(long offset, long len) {
+        long n = size;
         if ((offset | len) < 0 || offset > n - len) {
             Objects.checkFromIndexSize(offset, len, n); // throws, with the JDK's message
         }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 class GrowTest {
     private static final Options MAX_16M = Options.defaults().maxSize(16 << 20);
+    static volatile long sink; // keeps the reader's loads
 
     @Test
     void growKeepsTheAddressAndCommitsWithTheNextMsync() {
@@ -39,6 +40,49 @@ class GrowTest {
             assertEquals(11, r.getLong(0));
             assertEquals(22, r.getLong(200 << 10));
             assertEquals(33, r.getLong((256 << 10) - 8));
+        }
+    }
+
+    /**
+     * An access ordered after a grow (here by reading {@code size()}, a volatile) must succeed even
+     * in code the JIT compiled with the old bound: the accessors' fast bounds check reads a plain
+     * field and re-checks against the published size before refusing (RegionMemory.at). The
+     * reader runs hot loops between the grows, so it is compiled while the region is small.
+     */
+    @Test
+    void accessAfterSeeingTheNewSizeIsNeverRefused() throws Exception {
+        Path f = TestFiles.diskDir("grow-seen").resolve("g.db");
+        try (PersistentRegion r = PersistentRegion.create(f, 64 << 10, MAX_16M)) {
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            long last = 8 << 20;
+            Thread reader = new Thread(() -> {
+                try {
+                    long seen = r.size(), sum = 0;
+                    while (seen < last) {
+                        for (int i = 0; i < 1000; i++) {
+                            sum += r.getLong(seen - 8); // the last long of the size seen
+                        }
+                        long now = r.size();
+                        if (now > seen) {
+                            r.putLong(now - 8, now); // just grown into: must not be refused
+                            seen = now;
+                        }
+                    }
+                    sink = sum;
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            reader.start();
+            for (long size = 128 << 10; size <= last; size += 64 << 10) {
+                r.grow(size);
+                Thread.sleep(0, 200_000);
+            }
+            reader.join();
+            if (failure.get() != null) {
+                throw new AssertionError("an access after the new size was seen failed", failure.get());
+            }
+            assertEquals(last, r.getLong(last - 8), "the reader's store at the last size");
         }
     }
 
