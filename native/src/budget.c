@@ -272,11 +272,15 @@ static void fill(struct snap_region *r, uint64_t addr)
     if (rc) {
         /* D cannot be read: the access fails as a mapped file's would, with SIGBUS (the JVM
          * turns it into an InternalError), rather than show bytes that are not the region's.
-         * Kernels before 6.6 cannot poison; the faulting thread then waits and is retried. */
+         * Kernels before 6.6 cannot poison; there the access is retried (it faults again, and
+         * the read with it) until D can be read. */
         struct uffdio_poison p = {{addr, page}, 0, 0};
-        if (uffd_ioctl(b->uffd, UFFDIO_POISON, &p) == 0)
-            bit_set(b->resident, i); /* taken: eviction finds a poisoned page unequal */
+        /* Not marked resident: eviction and SNAPSHOT_VERIFY read resident pages only, and a
+         * read of the poisoned page would raise SIGBUS in them too. */
+        int poisoned = uffd_ioctl(b->uffd, UFFDIO_POISON, &p) == 0;
         pthread_mutex_unlock(&b->mu);
+        if (!poisoned)
+            wake(b, addr);
         return;
     }
     struct uffdio_copy c = {addr, (uint64_t)(uintptr_t)b->fill_buf, page, 0, 0}; /* F3 */
