@@ -79,7 +79,7 @@ struct snap_backend {
 /* The power-loss simulator's kind (sim.h): a back end of the test kit only, not in snapshot.h. */
 #define SNAP_BACKEND_SIM ((enum snap_backend_kind)(SNAP_BACKEND_EMULATED_PMEM + 1))
 
-enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE };
+enum { SNAP_FAULT_NONE = 0, SNAP_FAULT_WRITE, SNAP_FAULT_BARRIER, SNAP_FAULT_RESIZE, SNAP_FAULT_READ };
 
 #ifdef SNAPSHOT_TESTKIT
 /* Arm fault injection on b (test kit only; not thread-safe with calls on b). Counting the calls of
@@ -111,7 +111,8 @@ static inline int snap_be_resize(struct snap_backend *b, int f, uint64_t n)
 }
 static inline int snap_be_read(struct snap_backend *b, int f, uint64_t off, void *buf, size_t len)
 {
-    return b->ops->read(b, f, off, buf, len);
+    int e = snap_backend_fault_check(b, SNAP_FAULT_READ);
+    return e ? e : b->ops->read(b, f, off, buf, len);
 }
 static inline int snap_be_write(struct snap_backend *b, int f, uint64_t off, const void *buf,
                                 size_t len)
