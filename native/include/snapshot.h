@@ -91,7 +91,9 @@
  * vm.unprivileged_userfaultfd=1, or access to /dev/userfaultfd): without it snap_open() fails with
  * SNAP_E_UNSUPPORTED if a budget was asked for (the option or SNAPSHOT_BUDGET), and the default
  * budget is not enforced (snap_stats.evictable says which). A forked child gets no copy of an
- * evictable region: its memory is not mapped in the child. snap_stats reports the budget, the
+ * evictable region: its memory is not mapped in the child. A page that cannot be read back from
+ * the data file (an I/O error) raises SIGBUS where it is accessed, as in a mapped file (Linux 6.6
+ * and later; before, the access waits until the read succeeds). snap_stats reports the budget, the
  * resident bytes, evictions and re-faults.
  *
  * Sticky failure. If writing or flushing the media fails during a commit, the region enters the
