@@ -336,13 +336,18 @@ static void case_unreadable(void)
         if (snap_msync(r) || snap_stats_get(r, &s) || s.evictions == 0)
             _exit(3);
         struct snap_backend *be = ((struct snap_region *)r)->be;
+        pthread_mutex_t *fills = &((struct snap_region *)r)->budget.mu; /* the handler reads under it */
         signal(SIGBUS, on_bus);
         if (sigsetjmp(bus_jmp, 1) == 0) {
+            pthread_mutex_lock(fills); /* fault injection is not thread-safe (backend.h) */
             snap_backend_inject_fault(be, SNAP_FAULT_READ, 1, -EIO);
+            pthread_mutex_unlock(fills);
             volatile uint8_t v = base[0]; /* evicted first by the clock: its fill cannot read */
             _exit(v == 7 ? 4 : 5);       /* reached only if the page was not poisoned */
         }
+        pthread_mutex_lock(fills);
         snap_backend_inject_fault(be, SNAP_FAULT_NONE, 0, 0);
+        pthread_mutex_unlock(fills);
         if (bus_count != 1)
             _exit(6);
         for (int round = 0; round < 4; round++) /* commits and evictions go on */
