@@ -241,6 +241,19 @@ public final class PersistentHeap {
     }
 
     /**
+     * {@link #usableSize} of a handle read from the heap's own bytes (a map's pointer): a handle
+     * that cannot be an allocated block is damage there, so CorruptHeapException, never the
+     * IllegalArgumentException that blames a caller.
+     */
+    long storedUsableSize(long handle) {
+        try {
+            return usableSize(handle);
+        } catch (IllegalArgumentException e) {
+            throw new CorruptHeapException(handle, "stored handle: " + e.getMessage());
+        }
+    }
+
+    /**
      * Allocate a block of at least {@code size} bytes (0 is allowed); returns its handle. The
      * contents are unspecified (not zeroed). Grows the region when the heap is full.
      *

@@ -58,8 +58,9 @@ import org.snapshot.PersistentRegion;
  * <p><b>Damage.</b> Every node and record read is checked (block header, magic, level, count,
  * lengths); {@link #verify()} checks everything, including each record's checksum and that every
  * heap block is reachable. They throw {@link CorruptHeapException}; a walk never loops (levels
- * strictly decrease along every path, and the height is at most 32). A get does not check the
- * value's checksum.
+ * strictly decrease along every path, and the height is at most 32), nor does an iterator (each
+ * batch must go on strictly past the last key returned). A get does not check the value's
+ * checksum.
  */
 public final class PersistentSortedMap {
     static final long MAGIC = 0x45525442504E4153L; // "SNAPBTRE", little-endian
@@ -112,7 +113,7 @@ public final class PersistentSortedMap {
                 heap.setRoot(h);
                 return m;
             }
-            if (heap.usableSize(h) < HEADER_BYTES || r.getLong(h) != MAGIC) {
+            if (heap.storedUsableSize(h) < HEADER_BYTES || r.getLong(h) != MAGIC) {
                 throw new CorruptHeapException(h, "the heap's root is not a sorted map");
             }
             PersistentSortedMap m = new PersistentSortedMap(heap, h);
@@ -144,7 +145,7 @@ public final class PersistentSortedMap {
 
     /** Check that {@code n} is a node of {@code level}; returns its entry count. */
     private int node(long n, int level) {
-        if (heap.usableSize(n) < NODE_BYTES) {
+        if (heap.storedUsableSize(n) < NODE_BYTES) {
             throw new CorruptHeapException(n, "map node in a block too small");
         }
         if (r.getInt(n) != NODE_MAGIC || r.getShort(n + 4) != level) {
@@ -188,7 +189,7 @@ public final class PersistentSortedMap {
 
     /** Key length of record {@code rec}, checked against its block. */
     private int keyLength(long rec) {
-        long cap = heap.usableSize(rec);
+        long cap = heap.storedUsableSize(rec);
         int k = r.getInt(rec), v = r.getInt(rec + 4);
         if (k < 0 || k > MAX_KEY || v < 0 || v > MAX_VALUE || RECORD_HEADER + (long) k + v > cap) {
             throw new CorruptHeapException(rec, "record lengths " + k + "/" + v
@@ -404,7 +405,7 @@ public final class PersistentSortedMap {
             if (i >= 0) {
                 long old = leafRecord(leaf, i);
                 long need = RECORD_HEADER + (long) key.length + value.length;
-                if (PersistentHeap.blockSize(need) == heap.usableSize(old) + PersistentHeap.BLOCK_HEADER) {
+                if (PersistentHeap.blockSize(need) == heap.storedUsableSize(old) + PersistentHeap.BLOCK_HEADER) {
                     writeRecord(old, key, value);
                 } else {
                     r.putLong(leaf + ENTRIES + (long) LEAF_SLOT * i, newRecord(key, value));
@@ -649,8 +650,27 @@ public final class PersistentSortedMap {
         return reading(() -> {
             List<Map.Entry<byte[], byte[]>> out = new ArrayList<>(BATCH);
             scan(rootNode(), height() - 1, from, from == null ? 0 : prefix(from), inclusive, asc, out);
+            inOrder(out, from, inclusive, asc);
             return out;
         });
+    }
+
+    /**
+     * A batch must go strictly on from where the last one ended, or a damaged tree (a record
+     * pointer copied elsewhere) could send a cursor back over keys it returned, for ever.
+     */
+    private void inOrder(List<Map.Entry<byte[], byte[]>> out, byte[] from, boolean inclusive,
+            boolean asc) {
+        byte[] prev = from;
+        for (Map.Entry<byte[], byte[]> e : out) {
+            if (prev != null) {
+                int c = Arrays.compareUnsigned(e.getKey(), prev) * (asc ? 1 : -1);
+                if (c < 0 || (c == 0 && (prev != from || !inclusive))) {
+                    throw new CorruptHeapException(header, "a scan met keys out of order");
+                }
+            }
+            prev = e.getKey();
+        }
     }
 
     private void scan(long n, int level, byte[] from, long fp, boolean inclusive, boolean asc,

@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -82,6 +83,97 @@ class MapBadInputTest {
             PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
             map.verify();
             PersistentSortedMapTest.assertSame(model, map, "restored");
+        }
+    }
+
+    /**
+     * A pointer in the map's bytes that cannot be a heap handle (the CI's failing flip: a high byte
+     * of the root-node pointer) is damage: CorruptHeapException from open, get and verify, never
+     * the IllegalArgumentException meant for a caller's bad handle.
+     */
+    @Test
+    void impossibleStoredPointersAreCorruption() throws Exception {
+        Path f = TestFiles.diskDir("map-pointers").resolve("m.db");
+        long header, leaf;
+        try (PersistentRegion r = PersistentRegion.create(f, 4096)) {
+            PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
+            map.put(LongKey.of(1), new byte[] {1});
+            map.commit();
+            header = map.heap().root();
+            leaf = r.getLong(header + PersistentSortedMap.H_ROOT);
+        }
+        long impossible = 0xA000000000000L;
+        damage(f, header + PersistentSortedMap.H_ROOT, impossible);
+        try (PersistentRegion r = PersistentRegion.open(f)) {
+            assertThrows(CorruptHeapException.class,
+                    () -> PersistentSortedMap.open(PersistentHeap.open(r)));
+        }
+        damage(f, header + PersistentSortedMap.H_ROOT, leaf);
+        damage(f, leaf + PersistentSortedMap.ENTRIES, impossible); // the leaf's first record
+        try (PersistentRegion r = PersistentRegion.open(f)) {
+            PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
+            assertThrows(CorruptHeapException.class, () -> map.get(LongKey.of(1)));
+            assertThrows(CorruptHeapException.class, map::verify);
+        }
+        assertEquals(1, Tool.run(new String[] {"verify", f.toString()}, quiet(), quiet()));
+    }
+
+    /**
+     * A cursor fetches 64 entries at a time and resumes after the last key it returned. The last
+     * entry of its second batch (the 128th of the scan) made to point at the record that ended
+     * the first batch: the cursor would resume from that key again and return the same batch for
+     * ever. Either direction of scan, over either damage, must end with CorruptHeapException.
+     */
+    @Test
+    void scansOverKeysOutOfOrderEnd() throws Exception {
+        Path f = TestFiles.diskDir("map-cycle").resolve("m.db");
+        long[] slots = new long[200];
+        try (PersistentRegion r = PersistentRegion.create(f, 4096)) {
+            PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
+            for (int i = 0; i < slots.length; i++) {
+                map.put(LongKey.of(i), new byte[] {(byte) i});
+            }
+            map.commit();
+            long root = r.getLong(map.heap().root() + PersistentSortedMap.H_ROOT);
+            assertEquals(2, r.getLong(map.heap().root() + PersistentSortedMap.H_HEIGHT));
+            int k = 0; // the leaves in key order (height 2: the root's children)
+            for (int c = 0; c < r.getShort(root + 6); c++) {
+                long leaf = r.getLong(root + PersistentSortedMap.ENTRIES
+                        + (long) PersistentSortedMap.INNER_SLOT * c);
+                for (int i = 0; i < r.getShort(leaf + 6); i++) {
+                    slots[k++] = leaf + PersistentSortedMap.ENTRIES
+                            + (long) PersistentSortedMap.LEAF_SLOT * i;
+                }
+            }
+            assertEquals(slots.length, k, "a tree of height 2 holding every key");
+        }
+        for (boolean asc : new boolean[] {true, false}) {
+            int end1 = asc ? 63 : slots.length - 64, last = asc ? 127 : slots.length - 128;
+            long saved;
+            try (PersistentRegion r = PersistentRegion.open(f)) {
+                saved = r.getLong(slots[last]);
+                r.putLong(slots[last], r.getLong(slots[end1]));
+                r.msync();
+            }
+            try (PersistentRegion r = PersistentRegion.open(f)) {
+                PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
+                assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(
+                        CorruptHeapException.class, () -> map.ascending(null).forEachRemaining(e -> { }),
+                        "ascending scan"));
+                assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(
+                        CorruptHeapException.class, () -> map.descending(null).forEachRemaining(e -> { }),
+                        "descending scan"));
+                assertThrows(CorruptHeapException.class, map::verify);
+            }
+            damage(f, slots[last], saved);
+        }
+        assertEquals(0, Tool.run(new String[] {"verify", f.toString()}, quiet(), quiet()));
+    }
+
+    private static void damage(Path f, long at, long value) throws Exception {
+        try (PersistentRegion r = PersistentRegion.open(f)) {
+            r.putLong(at, value);
+            r.msync();
         }
     }
 
