@@ -13,8 +13,9 @@
  *                the record carries epoch k and the region's size
  *             4. if the record does not fit after the last one: checkpoint (below)
  *            4b. reserve room: the file system blocks of the record's span in L and of its
- *                runs in D (backend.h, reserve; space.h), and, if step 4 must grow the log,
- *                its new size, before step 4 writes anything. A full file system fails here, with
+ *                runs in D (backend.h, reserve; space.h; on files L's holes are filled ahead
+ *                with zeros, so that a commit's barrier seldom has metadata to commit), and,
+ *                if step 4 must grow the log, its new size, before step 4 writes anything. A full file system fails here, with
  *                nothing of the record written: the lines go back to the dirty map and the
  *                region stays OPEN (not PANIC: no write failed), so the msync returns -ENOSPC
  *                and a later one commits the same stores once there is room. Without it the

@@ -117,6 +117,52 @@ static void test_write_read_barrier(void)
     snap_be_close(be);
 }
 
+/* Where the log's next records go, reserve leaves no hole (a first write into one makes that
+ * commit's fdatasync commit the file system's journal too): for a record under 256 KiB it fills
+ * the holes from the reserved range to the next MiB boundary past it with zeros, and leaves
+ * written blocks (an older generation's records) and everything before the range as they were. */
+static void test_reserve_log_ahead(void)
+{
+    const uint64_t mib = 1 << 20;
+    struct snap_backend *be = open_be("h", 4096, 1, "h.snaplog");
+    char *lp = test_path(dir, "h.snaplog");
+    int fd = open(lp, O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE_OK(snap_be_resize(be, SNAP_LOG, 8 * mib));
+    uint8_t head[8192], old[64 << 10], got[64 << 10];
+    fill(head, sizeof head, 2);
+    fill(old, sizeof old, 3);
+    REQUIRE(pwrite(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+    REQUIRE(pwrite(fd, old, sizeof old, (off_t)(2 * mib)) == (ssize_t)sizeof old);
+    REQUIRE(lseek(fd, 8192, SEEK_HOLE) == 8192); /* the test needs a file system with holes */
+
+    CHECK_RC(snap_be_reserve(be, SNAP_LOG, 8192, 1000), 0);
+    CHECK(lseek(fd, 0, SEEK_HOLE) == (off_t)mib);
+    /* The next records, past the boundaries: the holes up to the next one, around the old data. */
+    CHECK_RC(snap_be_reserve(be, SNAP_LOG, mib - 100, 200), 0);
+    CHECK(lseek(fd, 0, SEEK_HOLE) == (off_t)(2 * mib + sizeof old));
+    CHECK_RC(snap_be_reserve(be, SNAP_LOG, 2 * mib - 50, 100), 0);
+    CHECK(lseek(fd, 0, SEEK_HOLE) == (off_t)(3 * mib));
+    /* A record of 256 KiB or more allocates its own blocks: no zeros past its 64 KiB granules. */
+    CHECK_RC(snap_be_reserve(be, SNAP_LOG, 3 * mib - 10, 300 << 10), 0);
+    CHECK(lseek(fd, 3 * mib + (320 << 10), SEEK_HOLE) == (off_t)(3 * mib + (320 << 10)));
+    read_file("h.snaplog", 0, got, sizeof head);
+    CHECK(memcmp(got, head, sizeof head) == 0);
+    read_file("h.snaplog", 2 * mib, got, sizeof old);
+    CHECK(memcmp(got, old, sizeof old) == 0);
+    read_file("h.snaplog", 8192, got, sizeof got);
+    uint8_t zero[sizeof got] = {0};
+    CHECK(memcmp(got, zero, sizeof got) == 0);
+    /* A record elsewhere (the area's start, after a checkpoint) starts the range again. */
+    CHECK_RC(snap_be_resize(be, SNAP_LOG, 16 * mib), 0);
+    CHECK_RC(snap_be_reserve(be, SNAP_LOG, 10 * mib, 64), 0);
+    CHECK(lseek(fd, 10 * mib, SEEK_HOLE) == (off_t)(11 * mib));
+    CHECK(lseek(fd, 3 * mib, SEEK_HOLE) == (off_t)(3 * mib));
+    close(fd);
+    free(lp);
+    snap_be_close(be);
+}
+
 static void test_resize(void)
 {
     struct snap_backend *be = open_be("b", 10000, 2, "b.snaplog");
@@ -323,11 +369,12 @@ int main(void)
     dir = test_tmpdir("backend_file", "disk");
     test_write_read_barrier();
     test_resize();
+    test_reserve_log_ahead();
     test_map_private(0);
     test_map_private_huge();
     test_open_errors_and_ownership();
     test_fault_injection();
     test_rmdir(dir);
     free(dir);
-    return test_done("test_backend_file", 6);
+    return test_done("test_backend_file", 7);
 }

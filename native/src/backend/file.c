@@ -29,6 +29,8 @@ struct file_backend {
     /* Blocks known allocated, per file (space.h): the data file's before a store through the
      * mapping can fault on them; the log's so that a commit can reserve its record's room. */
     struct snap_space space[2];
+    /* The log's bytes [ready_lo, ready_hi) sit in blocks this back end wrote (file_reserve). */
+    uint64_t ready_lo, ready_hi;
     int stores; /* apply through the mapping (else pwrite): the file system overwrites in place */
     int tight;  /* memory is tight (random_access): the log keeps no page cache */
 };
@@ -85,12 +87,15 @@ static int file_resize(struct snap_backend *b, int which, uint64_t new_size)
     if (which == SNAP_DATA)
         unmap_data(f); /* remapped at the next write, at the new size */
     /* Only the data file is written through a mapping, so only it needs its blocks up front; the
-     * log's (sparse: a 64 MiB log costs what its records fill) are reserved record by record. */
+     * log's (sparse: a 64 MiB log costs what its records fill) are written ahead of the records
+     * (prewrite_log). */
     int rc = snap_backend_fd_resize(f->fd[which], f->size[which], new_size, which == SNAP_DATA);
     if (rc)
         return rc;
     snap_space_resized(&f->space[which], f->size[which], new_size, which == SNAP_DATA);
     f->size[which] = new_size;
+    if (which == SNAP_LOG)
+        f->ready_lo = f->ready_hi = 0; /* start again at the next record */
     return 0;
 }
 
@@ -164,11 +169,59 @@ static int file_write(struct snap_backend *b, int which, uint64_t off, const voi
     return pwrite_full(f->fd[which], buf, len, off);
 }
 
+/* How far ahead of a record the log is written with zeros (file_reserve). */
+#define LOG_AHEAD ((uint64_t)1 << 20)
+
+/* Make L's bytes from `off` to LOG_AHEAD past off + len (within L) sit in written blocks, by
+ * writing zeros into the holes there (SEEK_HOLE; on ext4 and XFS an fallocated, unwritten extent
+ * counts as a hole too). A block that a commit writes first is new to the file system, so that
+ * commit's fdatasync must also commit the journal, and with it (ext4's ordered mode) the data
+ * file's pages written since. Written ahead, about once per MiB of records, the blocks are
+ * ordinary when a commit reaches them, and its fdatasync writes only its own bytes and flushes.
+ * A hole reads as zeros, so no byte of L changes as read, and a crash in between is harmless;
+ * written blocks (an older generation's records, where recovery's scan past the chain stops) are
+ * left alone. [ready_lo, ready_hi) is the part known done: it grows with the records that follow
+ * each other and starts again at `off` when a record goes elsewhere. A file system that cannot
+ * tell holes gets no zeros. */
+static int prewrite_log(struct file_backend *f, uint64_t off, size_t len)
+{
+    static const uint8_t zeros[64 << 10];
+    int fd = f->fd[SNAP_LOG];
+    if (off < f->ready_lo || off > f->ready_hi)
+        f->ready_lo = f->ready_hi = off;
+    uint64_t to = (off + len + LOG_AHEAD) & ~(LOG_AHEAD - 1);
+    if (to > f->size[SNAP_LOG])
+        to = f->size[SNAP_LOG];
+    for (uint64_t at = f->ready_hi; at < to;) {
+        off_t hole = lseek(fd, (off_t)at, SEEK_HOLE);
+        if (hole < 0 || (uint64_t)hole >= to)
+            break;
+        off_t data = lseek(fd, hole, SEEK_DATA);
+        uint64_t end = data < 0 || (uint64_t)data > to ? to : (uint64_t)data;
+        for (at = (uint64_t)hole; at < end;) {
+            size_t n = end - at < sizeof zeros ? (size_t)(end - at) : sizeof zeros;
+            int rc = pwrite_full(fd, zeros, n, at);
+            if (rc)
+                return rc;
+            at += n;
+        }
+    }
+    f->ready_hi = to;
+    return 0;
+}
+
 static int file_reserve(struct snap_backend *b, int which, uint64_t off, size_t len)
 {
     struct file_backend *f = fb(b);
     int rc = valid_range(f, which, off, len);
-    return rc ? rc : snap_space_reserve(&f->space[which], f->fd[which], f->size[which], off, len);
+    if (!rc)
+        rc = snap_space_reserve(&f->space[which], f->fd[which], f->size[which], off, len);
+    /* A record of LOG_AHEAD / 4 or more has few commits to share a prewrite: the zeros would
+     * double its bytes for one journal commit saved, so it allocates its blocks itself. */
+    if (!rc && which == SNAP_LOG && len && len < LOG_AHEAD / 4 &&
+        (off < f->ready_lo || off + len > f->ready_hi))
+        rc = prewrite_log(f, off, len);
+    return rc;
 }
 
 static int file_barrier(struct snap_backend *b, int which)
