@@ -15,12 +15,12 @@
  *            4b. reserve room: the file system blocks of the record's span in L and of its
  *                runs in D (backend.h, reserve; space.h; on files L's holes are filled ahead
  *                with zeros, so that a commit's barrier seldom has metadata to commit), and,
- *                if step 4 must grow the log, its new size, before step 4 writes anything. A full file system fails here, with
- *                nothing of the record written: the lines go back to the dirty map and the
- *                region stays OPEN (not PANIC: no write failed), so the msync returns -ENOSPC
- *                and a later one commits the same stores once there is room. Without it the
- *                failure would come after the commit point, from step 6, where a store into a
- *                hole of D through a mapping dies of SIGBUS
+ *                if step 4 must grow the log, its new size, before step 4 writes anything. A
+ *                full file system fails here, with nothing of the record written: the lines go
+ *                back to the dirty map and the region stays OPEN (not PANIC: no write failed),
+ *                so the msync returns -ENOSPC and a later one commits the same stores once there
+ *                is room. Without it the failure would come after the commit point, from step
+ *                6, where a store into a hole of D through a mapping dies of SIGBUS
  *             5. write the record to L at the end of the chain, and the apply mark k-1 (below)
  *                if record k-1 is pending;  barrier(L)                     <-- COMMIT POINT
  *             6. apply: write a record's runs to D (no barrier; made durable by the next

@@ -44,9 +44,9 @@ struct snap_backend_ops {
      * write of [off, off+len) of f (inside its size) unable to fail or fault for want of space,
      * by allocating the file system blocks it will fill (space.h). Changes no byte of f as read
      * (the file back end also writes zeros into holes of L past off+len, so that the next
-     * records' fdatasync finds their blocks written: file.c, prewrite_log). 0, or -ENOSPC, -EDQUOT, -EIO ... The commit
-     * protocol calls it before its commit point (commit.c, step 4b), for a record at the end of
-     * the chain, so that a full file system fails an msync with nothing committed. */
+     * records' fdatasync finds their blocks written: file.c, prewrite_log). 0, or -ENOSPC,
+     * -EDQUOT, -EIO ... The commit protocol calls it before its commit point (commit.c, step 4b),
+     * so that a full file system fails an msync with nothing committed. */
     int (*reserve)(struct snap_backend *b, int f, uint64_t off, size_t len);
     /* Optional (NULL: every byte may be data): in *out, the first offset >= off of f that may hold
      * a non-zero byte, or f's size if none (SEEK_DATA): lets a scan of the log skip its holes. */
@@ -175,8 +175,8 @@ int snap_backend_fd_next_data(int fd, uint64_t off, uint64_t size, uint64_t *out
 
 /* Ordinary files: log written with pwrite, data applied through a shared mapping (with pwrite on
  * file systems not known to overwrite in place: space.h), fdatasync as the barrier; reserve
- * allocates the data file's blocks (space.h) and writes the log's ahead of its records. Takes ownership of both fds (closes them in close(),
- * and on failure). */
+ * allocates the data file's blocks (space.h) and writes the log's ahead of its records. Takes
+ * ownership of both fds (closes them in close(), and on failure). */
 int snap_backend_file_open(int data_fd, int log_fd, struct snap_backend **out);
 /* How file_open's back ends apply to the data file: by file system (space.h), or as the test-kit
  * knob snap_file_apply_pwrite says (testkit.h). */

@@ -405,7 +405,8 @@ public final class PersistentSortedMap {
             if (i >= 0) {
                 long old = leafRecord(leaf, i);
                 long need = RECORD_HEADER + (long) key.length + value.length;
-                if (PersistentHeap.blockSize(need) == heap.storedUsableSize(old) + PersistentHeap.BLOCK_HEADER) {
+                long have = heap.storedUsableSize(old) + PersistentHeap.BLOCK_HEADER;
+                if (PersistentHeap.blockSize(need) == have) {
                     writeRecord(old, key, value);
                 } else {
                     r.putLong(leaf + ENTRIES + (long) LEAF_SLOT * i, newRecord(key, value));

@@ -158,11 +158,11 @@ class MapBadInputTest {
             try (PersistentRegion r = PersistentRegion.open(f)) {
                 PersistentSortedMap map = PersistentSortedMap.open(PersistentHeap.open(r));
                 assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(
-                        CorruptHeapException.class, () -> map.ascending(null).forEachRemaining(e -> { }),
-                        "ascending scan"));
+                        CorruptHeapException.class,
+                        () -> map.ascending(null).forEachRemaining(e -> { }), "ascending scan"));
                 assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(
-                        CorruptHeapException.class, () -> map.descending(null).forEachRemaining(e -> { }),
-                        "descending scan"));
+                        CorruptHeapException.class,
+                        () -> map.descending(null).forEachRemaining(e -> { }), "descending scan"));
                 assertThrows(CorruptHeapException.class, map::verify);
             }
             damage(f, slots[last], saved);
